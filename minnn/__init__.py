@@ -1,0 +1,16 @@
+"""minnn: a small, exact deep-learning framework in NumPy that mirrors Keras.
+
+No autodiff: every layer has a hand-written backward pass. Read it in this order:
+initializers, activations, layers, losses, optimizers, graph, models, training.
+"""
+from . import (activations, callbacks, config, gradient_check, initializers, layers,
+               losses, models, optimizers, utils)
+from .layers import Add, Dense, Input, ReLU
+from .models import Model
+from .pca import PCA
+
+__version__ = "0.1.0"
+
+__all__ = ["Input", "Dense", "ReLU", "Add", "Model", "PCA", "activations", "callbacks",
+           "config", "gradient_check", "initializers", "layers", "losses", "models",
+           "optimizers", "utils"]

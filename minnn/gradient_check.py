@@ -1,0 +1,98 @@
+"""Checking hand-written gradients against central differences.
+
+For a function f and an upstream gradient G (random, so that every output
+element matters), the quantity checked is the scalar s(θ) = Σ f(θ) ⊙ G, whose
+gradient is exactly what backward computes. Each coordinate is estimated by
+
+    ∂s/∂θᵢ ≈ (s(θ + h·eᵢ) − s(θ − h·eᵢ)) / 2h,
+
+with an error of order h², in float64. The agreement is judged by the
+relative error max |a − n| / max(|a| + |n|, tiny), in cs231n's bands:
+
+    > 1e-2        wrong
+    1e-4 … 1e-2   suspicious
+    1e-7 … 1e-4   acceptable only near a kink (ReLU at 0)
+    < 1e-7        good
+"""
+import numpy as np
+
+BANDS = ((1e-7, "good"), (1e-4, "acceptable only near a kink"), (1e-2, "suspicious"))
+
+
+def verdict(rel_err):
+    for bound, word in BANDS:
+        if rel_err < bound:
+            return word
+    return "wrong"
+
+
+def rel_error(analytic, numeric):
+    """max |a − n| / max(|a| + |n|) over the entries, guarded against 0/0."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    if a.shape != n.shape:
+        raise ValueError(f"Shapes differ: analytic {a.shape}, numeric {n.shape}.")
+    return float(np.max(np.abs(a - n) / np.maximum(np.abs(a) + np.abs(n), 1e-12)))
+
+
+def numerical_gradient(f, x, h=1e-6):
+    """Central-difference gradient of the scalar function f() with respect to array x.
+
+    x is perturbed in place, one entry at a time, and restored exactly.
+    """
+    if x.dtype != np.float64:
+        raise TypeError(f"Gradient checks need float64 arrays, received dtype={x.dtype}.")
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f()
+        flat[i] = old - h
+        minus = f()
+        flat[i] = old
+        gflat[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def check_layer(layer, x, rng, h=1e-6):
+    """Compare a layer's (or model's) backward with central differences.
+
+    layer: built, float64. x: (N, D) float64 input (or a list of them).
+    Returns {name: relative error} for 'dx' (or 'dx0', 'dx1', …) and every weight.
+    """
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    y = layer.forward(x)
+    ys = y if isinstance(y, list) else [y]
+    upstream = [rng.standard_normal(o.shape) for o in ys]
+
+    def scalar():
+        out = layer.forward(x)
+        outs = out if isinstance(out, list) else [out]
+        return float(sum(np.sum(o * g) for o, g in zip(outs, upstream)))
+
+    layer.forward(x)
+    layer.zero_grad()
+    dx = layer.backward(upstream if isinstance(y, list) else upstream[0])
+    dxs = dx if isinstance(dx, list) else [dx]
+    errors = {}
+    for i, (xi, dxi) in enumerate(zip(xs, dxs)):
+        errors["dx" if len(xs) == 1 else f"dx{i}"] = rel_error(dxi, numerical_gradient(scalar, xi, h))
+    for w in layer.weights:
+        errors[w.name] = rel_error(w.grad, numerical_gradient(scalar, w.value, h))
+    return errors
+
+
+def check_loss(loss, y_true, y_pred, h=1e-6):
+    """Relative error between loss.backward and central differences of loss.forward."""
+    analytic = loss.backward(y_true, y_pred)
+    numeric = numerical_gradient(lambda: loss.forward(y_true, y_pred), y_pred, h)
+    return rel_error(analytic, numeric)
+
+
+def report(errors):
+    """A small table: one row per gradient, with its relative error and verdict."""
+    lines = [f"{'gradient':<28} {'rel. error':>11}  verdict"]
+    for name, err in errors.items():
+        lines.append(f"{name:<28} {err:>11.2e}  {verdict(err)}")
+    return "\n".join(lines)

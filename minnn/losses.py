@@ -1,0 +1,120 @@
+"""Losses: a value and, because minnn has no autodiff, its gradient too.
+
+A ``Loss`` reduces a batch to one number, as Keras's compiled loss does
+("sum_over_batch_size"), and gives dL/dŷ with the shape of the prediction:
+
+- ``forward(y_true, y_pred) -> float``
+- ``backward(y_true, y_pred) -> dL/dy_pred``, shape (N, M)
+
+To write your own, subclass ``Loss`` and implement both. ``minnn.gradient_check``
+can check that they agree.
+"""
+import numpy as np
+
+
+class Loss:
+    """Base class for losses. Subclasses implement ``forward`` and ``backward``."""
+
+    def __init__(self, name=None):
+        self.name = name or _snake(type(self).__name__)
+
+    def forward(self, y_true, y_pred):
+        """The loss of a batch, a Python float. y_true, y_pred: (N, M)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement forward(y_true, y_pred) -> float."
+        )
+
+    def backward(self, y_true, y_pred):
+        """dL/dy_pred, an array of shape (N, M)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement backward(y_true, y_pred) -> dL/dy_pred, "
+            "because minnn has no autodiff."
+        )
+
+    def __call__(self, y_true, y_pred):
+        return self.forward(np.asarray(y_true), np.asarray(y_pred))
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name='{self.name}'>"
+
+
+def _snake(name):
+    from .utils import to_snake_case
+    return to_snake_case(name)
+
+
+def mean_squared_error(y_true, y_pred):
+    """Per-sample MSE, as Keras: mean((y_true - y_pred)², axis=-1). (N, M) -> (N,)."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    return np.mean(np.square(y_true - y_pred), axis=-1)
+
+
+mse = mean_squared_error
+
+
+class MeanSquaredError(Loss):
+    """L = (1 / (N·M)) Σ (ŷ − y)²;   dL/dŷ = 2 (ŷ − y) / (N·M)."""
+
+    def forward(self, y_true, y_pred):
+        diff = y_pred - y_true
+        return float(np.mean(diff * diff))
+
+    def backward(self, y_true, y_pred):
+        diff = y_pred - y_true
+        diff *= 2.0 / diff.size  # diff is our own temporary, so scale it in place
+        return diff
+
+
+# Functions minnn knows the gradient of, so that `loss=minnn.losses.mean_squared_error`
+# works as in Keras: they map to the Loss class that carries the gradient.
+_BY_NAME = {
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "MeanSquaredError": MeanSquaredError,
+}
+_BY_FUNCTION = {mean_squared_error: MeanSquaredError}
+
+
+def get(identifier):
+    """Turn 'mse', a minnn loss function, a Loss class or a Loss instance into a Loss."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if isinstance(identifier, str):
+        if identifier in _BY_NAME:
+            return _BY_NAME[identifier]()
+        raise ValueError(
+            f"Unknown loss: received loss={identifier!r}, expected one of {sorted(_BY_NAME)} "
+            "or a minnn.losses.Loss instance."
+        )
+    if callable(identifier):
+        if identifier in _BY_FUNCTION:
+            return _BY_FUNCTION[identifier]()
+        name = getattr(identifier, "__name__", repr(identifier))
+        raise TypeError(
+            f"Received loss={name}, a plain Python function. minnn has no automatic "
+            "differentiation, so it cannot find the gradient of an arbitrary function. "
+            "Write the loss as a subclass of minnn.losses.Loss that implements both "
+            "forward(y_true, y_pred) -> float and backward(y_true, y_pred) -> dL/dy_pred, "
+            "and pass an instance of it."
+        )
+    raise TypeError(
+        f"Invalid loss: received {identifier!r} of type {type(identifier).__name__}, "
+        "expected a string such as 'mse' or a minnn.losses.Loss instance."
+    )
+
+
+def serialize(loss):
+    for name, cls in _BY_NAME.items():
+        if type(loss) is cls:
+            return {"class_name": cls.__name__}
+    raise ValueError(f"Cannot serialize the custom loss {loss!r}.")
+
+
+def deserialize(cfg):
+    return _BY_NAME[cfg["class_name"]]()

@@ -1,0 +1,207 @@
+"""Model: a functional graph of layers that is itself a layer, and trains.
+
+``Model(inputs, outputs)`` walks the graph once and keeps it as a list of
+steps ``(layer, input slots, output slots)`` in topological order. Forward
+runs the list; backward runs it in reverse, summing the gradients of a tensor
+that feeds several layers. Because a Model is a Layer, ``decoder(encoder(x))``
+nests models that share their layers, and so their weights.
+"""
+import collections
+
+import numpy as np
+
+from . import graph, utils
+from . import summary as summary_module
+from .layers import InputLayer, Layer
+from .training import Trainer
+
+
+def _as_tensor_list(tensors, what):
+    as_list = isinstance(tensors, (list, tuple))
+    items = list(tensors) if as_list else [tensors]
+    if not items:
+        raise ValueError(f"Model needs at least one tensor in `{what}`, received an empty list.")
+    for t in items:
+        if not isinstance(t, graph.SymbolicTensor):
+            shown = f"an array of shape {t.shape}" if hasattr(t, "shape") else repr(t)
+            raise TypeError(
+                f"Model `{what}` must be symbolic tensors from minnn.Input(...) and layer "
+                f"calls; received {shown} of type {type(t).__name__}."
+            )
+    return items, as_list
+
+
+class Model(Trainer, Layer):
+    """``Model(inputs, outputs, name=None)``: the layers between ``inputs`` and ``outputs``."""
+
+    def __init__(self, inputs, outputs, name=None):
+        ins, multi_in = _as_tensor_list(inputs, "inputs")
+        outs, multi_out = _as_tensor_list(outputs, "outputs")
+        for t in ins:
+            if not isinstance(t.layer, InputLayer):
+                raise ValueError(
+                    f"Model inputs must be tensors returned by minnn.Input(); received {t!r}."
+                )
+        nodes = graph.topological_nodes(ins, outs)
+        layers = [t.layer for t in ins]
+        for node in nodes:
+            if all(node.layer is not l for l in layers):
+                layers.append(node.layer)
+        counts = collections.Counter(layer.name for layer in layers)
+        for lname, c in counts.items():
+            if c > 1:
+                raise ValueError(
+                    f'The name "{lname}" is used {c} times in the model. All operation names '
+                    "should be unique."
+                )
+        if name is None:  # Keras calls unnamed functional models 'functional', 'functional_1', ...
+            name = utils.unique_name("functional")
+        super().__init__(name=name, dtype=outs[0].dtype)
+        self.layers = layers
+        self.inputs, self.outputs = ins, outs
+        self._multi_in, self._multi_out = multi_in, multi_out
+        self._single_input, self._single_output = len(ins) == 1, len(outs) == 1
+        self._input_layers = [t.layer for t in ins]
+        self._input_shapes = [t.shape for t in ins]
+        self._output_shapes = [t.shape for t in outs]
+        self._input_shape = self._input_shapes if multi_in else self._input_shapes[0]
+        self.output_names = [t.layer.name for t in outs]
+        self._nodes = nodes
+
+        # Number every tensor once ("slots"); a step reads and writes slots by index.
+        slot = {id(t): i for i, t in enumerate(ins)}
+        steps = []
+        for node in nodes:
+            if isinstance(node.layer, InputLayer):
+                continue
+            in_idx = tuple(slot[id(t)] for t in node.inputs)
+            for t in node.outputs:
+                slot[id(t)] = len(slot)
+            out_idx = tuple(slot[id(t)] for t in node.outputs)
+            steps.append((node.layer, in_idx, out_idx,
+                          len(node.inputs) > 1 or isinstance(node.layer._input_shape, list),
+                          len(node.outputs) > 1 or getattr(node.layer, "_multi_out", False)))
+        self._steps = steps
+        self._n_slots = len(slot)
+        self._out_slots = [slot[id(t)] for t in outs]
+        self.built = True
+        self._flat = self._grad_flat = None
+        self._init_trainer()
+
+    # -- as a layer -------------------------------------------------------------------
+    def compute_output_shape(self, input_shape):
+        return list(self._output_shapes) if self._multi_out else self._output_shapes[0]
+
+    def forward(self, x):
+        """Run every step in topological order.   x: (N, D) (or a list) -> y: (N, M) (or a list)."""
+        vals = [None] * self._n_slots
+        if self._multi_in:
+            vals[:len(x)] = x
+        else:
+            vals[0] = x
+        caches = []
+        for layer, ins, outs, multi_in, multi_out in self._steps:
+            y = layer.forward([vals[i] for i in ins] if multi_in else vals[ins[0]])
+            caches.append(layer.cache)  # a layer used twice keeps one cache per use
+            if multi_out:
+                for i, yi in zip(outs, y):
+                    vals[i] = yi
+            else:
+                vals[outs[0]] = y
+        self.cache = caches
+        if self._multi_out:
+            return [vals[i] for i in self._out_slots]
+        return vals[self._out_slots[0]]
+
+    def backward(self, dy):
+        """Run the steps in reverse; gradients of a tensor used twice are summed.
+        dy: (N, M) (or a list) -> dx: (N, D) (or a list)."""
+        grads = [None] * self._n_slots
+        for i, g in zip(self._out_slots, dy if self._multi_out else [dy]):
+            _accumulate(grads, i, g)
+        for (layer, ins, outs, multi_in, multi_out), cache in zip(reversed(self._steps),
+                                                                  reversed(self.cache)):
+            if multi_out:
+                g = [grads[i] for i in outs]
+                if all(gi is None for gi in g):
+                    continue
+            else:
+                g = grads[outs[0]]
+                if g is None:  # this tensor does not reach the loss
+                    continue
+            layer.cache = cache
+            dx = layer.backward(g)
+            if multi_in:
+                for i, d in zip(ins, dx):
+                    _accumulate(grads, i, d)
+            else:
+                _accumulate(grads, ins[0], dx)
+        dxs = grads[:len(self.inputs)]
+        return dxs if self._multi_in else dxs[0]
+
+    # -- weights ----------------------------------------------------------------------
+    @property
+    def weights(self):
+        """Every Weight once, in layer order, recursing into nested models (Keras's order)."""
+        out, seen = [], set()
+        for layer in self.layers:
+            for w in layer.weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
+        return out
+
+    trainable_weights = weights
+
+    def _ensure_flat(self):
+        """Make every weight a view into one flat buffer owned by this model.
+
+        An optimiser step is then a few vectorised operations on one array
+        instead of a dozen small ones per layer. The check is cheap and is made
+        once per fit (and per train_on_batch): if another model that shares
+        layers repacked them meanwhile, this model packs them again, copying
+        the current values, so shared weights stay shared.
+        """
+        ws = self.weights
+        if self._flat is not None and all(w.owner is self for w in ws):
+            return
+        dtypes = {w.value.dtype for w in ws}
+        if len(dtypes) > 1:
+            raise TypeError(f"Model '{self.name}' mixes weight dtypes {sorted(map(str, dtypes))}.")
+        dtype = dtypes.pop() if dtypes else np.dtype(self.dtype)
+        total = sum(w.value.size for w in ws)
+        flat = np.empty(total, dtype=dtype)
+        grad_flat = np.zeros(total, dtype=dtype)
+        start = 0
+        for w in ws:
+            stop = start + w.value.size
+            flat[start:stop] = w.value.ravel()
+            w.value = flat[start:stop].reshape(w.value.shape)
+            w.grad = grad_flat[start:stop].reshape(w.value.shape)
+            w.owner = self
+            start = stop
+        self._flat, self._grad_flat = flat, grad_flat
+        self._param_flats, self._grad_flats = [flat], [grad_flat]
+
+    def zero_grad(self):
+        for w in self.weights:
+            w.grad[...] = 0
+
+    # -- inspection ---------------------------------------------------------------------
+    def summary(self, expand_nested=False, print_fn=None):
+        """Print Keras's table of layers, output shapes and parameter counts."""
+        summary_module.print_summary(self, expand_nested=expand_nested, print_fn=print_fn)
+
+    def get_layer(self, name):
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(
+            f"No such layer: {name!r}. Existing layers are: {[l.name for l in self.layers]}."
+        )
+
+
+def _accumulate(grads, i, g):
+    # A new array, never +=: the first gradient may be a caller's array (or another
+    # branch's), and backward must not write into arrays it was handed.
+    grads[i] = g if grads[i] is None else grads[i] + g

@@ -1,0 +1,174 @@
+"""Optimisers: the only code in minnn that changes weights.
+
+An optimiser is handed lists of parameter arrays and of their gradients and
+updates the parameters in place. A Model hands it one flat buffer holding all
+its weights (and one holding all the gradients), so an Adam step is a dozen
+vectorised NumPy calls however many layers there are.
+"""
+import math
+import numbers
+
+import numpy as np
+
+
+def _check_positive(name, value, upper=None):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
+            or value <= 0 or (upper is not None and value >= upper):
+        bound = f"in (0, {upper})" if upper is not None else "a positive number"
+        raise ValueError(f"Invalid {name}: received {name}={value!r}, expected {bound}.")
+    return float(value)
+
+
+class Optimizer:
+    """Base class: ``apply(params, grads)`` updates every ``params[i]`` in place."""
+
+    def __init__(self, learning_rate):
+        self.learning_rate = _check_positive("learning_rate", learning_rate)
+        self.iterations = 0  # optimiser steps taken (batches, not epochs)
+
+    def apply(self, params, grads):
+        if len(params) != len(grads):
+            raise ValueError(
+                f"apply() received {len(params)} parameter arrays but {len(grads)} gradients."
+            )
+        for p, g in zip(params, grads):
+            if p.shape != g.shape:
+                raise ValueError(
+                    f"A gradient of shape {g.shape} does not match its parameter of shape {p.shape}."
+                )
+        self._update(params, grads)
+        self.iterations += 1  # once per step, after every variable is updated
+
+    def _update(self, params, grads):
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate}
+
+    # Optimiser state, for saving: a list of arrays (plus iterations).
+    def get_state(self):
+        return []
+
+    def set_state(self, arrays):
+        if arrays:
+            raise ValueError(f"{type(self).__name__} keeps no state, received {len(arrays)} arrays.")
+
+
+class SGD(Optimizer):
+    """θ ← θ − lr · g."""
+
+    def __init__(self, learning_rate=0.01):
+        super().__init__(learning_rate)
+
+    def _update(self, params, grads):
+        for p, g in zip(params, grads):
+            p -= self.learning_rate * g  # in place: a wrongly shaped g raises, never broadcasts p
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) in Keras's "epsilon hat" form.
+
+    With t = iterations + 1, for every parameter θ with gradient g::
+
+        m ← m + (g − m)(1 − β1)
+        v ← v + (g² − v)(1 − β2)
+        α_t = lr · sqrt(1 − β2^t) / (1 − β1^t)
+        θ ← θ − α_t · m / (sqrt(v) + ε)
+
+    The bias corrections are folded into α_t, so ε is added to the *uncorrected*
+    sqrt(v). PyTorch's Adam (Algorithm 1 of the paper, default eps=1e-8) adds ε
+    to sqrt(v / (1 − β2^t)) instead. The two agree with
+    eps_torch = eps_keras / sqrt(1 − β2^t), which changes with t (3.2e-6 at t=1),
+    so with the same ε they drift apart where gradients are tiny.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__(learning_rate)
+        self.beta_1 = _check_positive("beta_1", beta_1, upper=1.0)
+        self.beta_2 = _check_positive("beta_2", beta_2, upper=1.0)
+        self.epsilon = _check_positive("epsilon", epsilon)
+        self._m = self._v = self._tmp = self._tmp2 = None
+
+    def _build(self, params):
+        self._m = [np.zeros_like(p) for p in params]
+        self._v = [np.zeros_like(p) for p in params]
+        # Scratch buffers, so a step allocates nothing.
+        self._tmp = [np.empty_like(p) for p in params]
+        self._tmp2 = [np.empty_like(p) for p in params]
+
+    def _state_matches(self, params):
+        return self._m is not None and len(self._m) == len(params) and all(
+            m.shape == p.shape and m.dtype == p.dtype for m, p in zip(self._m, params))
+
+    def _update(self, params, grads):
+        if not self._state_matches(params):
+            if self.iterations:
+                raise ValueError(
+                    "This Adam instance already holds moments for parameters of shapes "
+                    f"{[m.shape for m in self._m]}, but was given {[p.shape for p in params]}. "
+                    "Use a new optimizer for a different model."
+                )
+            self._build(params)
+        t = self.iterations + 1
+        b1, b2 = self.beta_1, self.beta_2
+        alpha = self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        for p, g, m, v, tmp, tmp2 in zip(params, grads, self._m, self._v, self._tmp, self._tmp2):
+            np.subtract(g, m, out=tmp)
+            tmp *= 1.0 - b1
+            m += tmp                          # m ← m + (g − m)(1 − β1)
+            np.square(g, out=tmp)
+            tmp -= v
+            tmp *= 1.0 - b2
+            v += tmp                          # v ← v + (g² − v)(1 − β2)
+            np.sqrt(v, out=tmp)
+            tmp += self.epsilon
+            np.multiply(m, alpha, out=tmp2)
+            tmp2 /= tmp
+            p -= tmp2                         # θ ← θ − α_t m / (sqrt(v) + ε)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "beta_1": self.beta_1,
+                "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+    def get_state(self):
+        if self._m is None:
+            return []
+        return [a.copy() for a in self._m] + [a.copy() for a in self._v]
+
+    def set_state(self, arrays):
+        if not arrays:
+            self._m = self._v = None
+            return
+        k = len(arrays) // 2
+        if len(arrays) % 2:
+            raise ValueError(f"Adam state must hold m and v arrays in pairs, received {len(arrays)}.")
+        self._build(arrays[:k])
+        for dst, src in zip(self._m + self._v, arrays):
+            dst[...] = src
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam}
+
+
+def get(identifier):
+    """Turn 'sgd' / 'adam' (any case) or an Optimizer into an Optimizer."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    raise ValueError(
+        f"Unknown optimizer: received optimizer={identifier!r}, expected one of "
+        f"{sorted(_BY_NAME)} or a minnn.optimizers.Optimizer instance."
+    )
+
+
+def serialize(opt):
+    return {"class_name": type(opt).__name__, "config": opt.get_config(),
+            "iterations": opt.iterations}
+
+
+def deserialize(cfg):
+    cls = {"SGD": SGD, "Adam": Adam}[cfg["class_name"]]
+    opt = cls(**cfg["config"])
+    opt.iterations = int(cfg.get("iterations", 0))
+    return opt

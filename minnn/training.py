@@ -1,0 +1,400 @@
+"""Training: compile, fit, evaluate, predict and train_on_batch, with Keras's semantics.
+
+``Trainer`` is mixed into ``Model``; it relies on the model's ``forward``,
+``backward`` and flat parameter buffers. One training step is::
+
+    y_pred = model.forward(x)            # every layer caches what it needs
+    L      = loss.forward(y, y_pred)      # computed *before* the update, as Keras logs it
+    dy     = loss.backward(y, y_pred)
+    grads  = 0;  model.backward(dy)       # layers add into their gradients
+    optimizer.apply(params, grads)        # the only place weights change
+
+``fit`` logs, per epoch, the batch-size-weighted mean of those pre-update
+losses, Σ n_b·L_b / Σ n_b, which is why it differs from ``evaluate`` on the
+final weights.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from . import callbacks as callbacks_module
+from . import losses as losses_module
+from . import optimizers as optimizers_module
+from . import progress, utils
+from .graph import SymbolicTensor
+
+
+class TrainingDiverged(RuntimeError):
+    """Raised inside a step when the loss is NaN or inf; fit turns it into a clean stop."""
+
+
+# ---------------------------------------------------------------------------
+# Checking data at the API boundary
+# ---------------------------------------------------------------------------
+def _is_int(v):
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _check_finite(arr, what):
+    # In slices, so that a big array never needs a full-size boolean copy.
+    rows = max(1, (1 << 22) // max(1, arr.shape[1]))
+    for start in range(0, arr.shape[0], rows):
+        ok = np.isfinite(arr[start:start + rows])
+        if not ok.all():
+            r, c = np.argwhere(~ok)[0]
+            raise ValueError(
+                f"{what} contains NaN or inf: received value {arr[start + r, c]!r} at "
+                f"row {start + r}, column {c}; expected finite numbers"
+                + (" (values beyond ±3.4e38 overflow float32)." if arr.dtype == np.float32 else ".")
+            )
+
+
+def to_array(data, what, width, dtype, model_name=None, index=0):
+    """Return ``data`` as a C-contiguous (N, width) array of ``dtype``, or raise a clear error.
+
+    Integers and bools are converted to floats; nothing is broadcast, and a
+    single sample of shape (width,) is refused rather than guessed at.
+    """
+    if isinstance(data, SymbolicTensor):
+        raise TypeError(
+            f"{what} received a symbolic tensor {data!r}; expected a numpy array of data. "
+            "Symbolic tensors only build models."
+        )
+    if data is None:
+        raise ValueError(f"{what} is missing: received None, expected an array of shape (N, {width}).")
+    try:
+        arr = np.asarray(data)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{what} could not be read as a numeric array ({e}); received {type(data).__name__}.") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{what} must hold real numbers: received an array of dtype {arr.dtype}"
+            f" (for example {arr.flat[0]!r})." if arr.size else
+            f"{what} must hold real numbers: received an array of dtype {arr.dtype}."
+        )
+    if arr.ndim != 2:
+        hint = ""
+        if arr.ndim == 1 and arr.shape[0] == width:
+            hint = f" For a single sample, pass x.reshape(1, {width})."
+        elif arr.ndim == 1:
+            hint = f" For {arr.shape[0]} samples of one feature, pass x.reshape(-1, 1)."
+        elif arr.ndim > 2:
+            hint = f" Flatten each sample first: x.reshape(len(x), -1)."
+        raise ValueError(
+            f"{what} must be a 2-D array of shape (N, {width}); received an array of "
+            f"shape {arr.shape}.{hint}"
+        )
+    if arr.shape[1] != width:
+        where = f"layer '{model_name}'" if model_name else "the model"
+        raise ValueError(
+            f"{what}: input {index} of {where} is incompatible with the layer: "
+            f"expected shape=(None, {width}), found shape={arr.shape}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{what} is empty: received an array of shape {arr.shape}; expected at least one sample.")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    _check_finite(arr, what)
+    return arr
+
+
+def _check_batch_size(batch_size):
+    if batch_size is None:
+        return 32
+    if not _is_int(batch_size) or batch_size <= 0:
+        raise ValueError(
+            f"Invalid batch_size: received batch_size={batch_size!r}, expected a positive integer."
+        )
+    return int(batch_size)
+
+
+class Trainer:
+    """compile / fit / evaluate / predict / train_on_batch for a Model."""
+
+    def _init_trainer(self):
+        self.optimizer = None
+        self.loss = None
+        self.compiled = False
+        self.history = None
+        self.stop_training = False
+        self._loss_fns = None
+
+    # -- compile ----------------------------------------------------------------
+    def compile(self, optimizer="adam", loss=None):
+        """Choose the optimiser and the loss. ``loss`` may be one loss, a list, or a dict
+        keyed by output name (``{'decoder': recon_loss}``)."""
+        opt = optimizers_module.get(optimizer)
+        loss_fns = self._resolve_losses(loss)
+        self.optimizer, self.loss, self._loss_fns = opt, loss, loss_fns
+        self.compiled = True
+
+    def _resolve_losses(self, loss):
+        names = self.output_names
+        if loss is None:
+            raise ValueError(
+                "compile() needs a loss: received loss=None, expected for example loss='mse' "
+                "or a minnn.losses.Loss instance."
+            )
+        if isinstance(loss, dict):
+            if sorted(loss) != sorted(names):
+                raise ValueError(
+                    f"Expected keys {names} in loss dict, but found loss.keys()={list(loss)}"
+                )
+            return [losses_module.get(loss[n]) for n in names]
+        if isinstance(loss, (list, tuple)):
+            if len(loss) != len(names):
+                raise ValueError(
+                    f"The model has {len(names)} output(s) {names}, but received a list of "
+                    f"{len(loss)} losses."
+                )
+            return [losses_module.get(item) for item in loss]
+        one = losses_module.get(loss)
+        return [one] + [losses_module.get(loss) for _ in names[1:]]
+
+    def _require_compiled(self):
+        if not self.compiled:
+            raise RuntimeError("You must call `compile()` before using the model.")
+
+    # -- turning user data into lists of arrays ---------------------------------------
+    def _standardize_x(self, x, what="x"):
+        shapes = self._input_shapes
+        names = [layer.name for layer in self._input_layers]
+        if isinstance(x, dict):
+            unknown = sorted(set(x) - set(names))
+            if unknown or len(x) != len(names):
+                raise ValueError(f"{what} dict keys {sorted(x)} do not match the input names {names}.")
+            x = [x[n] for n in names]
+        if len(shapes) == 1:
+            if isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
+                x = x[0]
+            xs = [x]
+        else:
+            if not isinstance(x, (list, tuple)) or len(x) != len(shapes):
+                raise ValueError(
+                    f"{what}: the model has {len(shapes)} inputs {names}; pass a list of "
+                    f"{len(shapes)} arrays or a dict keyed by input name."
+                )
+            xs = list(x)
+        return [to_array(a, f"{what}" if len(xs) == 1 else f"{what}[{i}]", s[-1], self.dtype,
+                         self.name, i) for i, (a, s) in enumerate(zip(xs, shapes))]
+
+    def _standardize_y(self, y, what="y"):
+        names = self.output_names
+        shapes = self._output_shapes
+        if isinstance(y, dict):
+            unknown = sorted(set(y) - set(names))
+            missing = [n for n in names if n not in y]
+            if unknown or missing:
+                raise ValueError(
+                    f"{what} dict has keys {sorted(y)}, but the model's outputs are {names}"
+                    + (f"; unknown keys: {unknown}" if unknown else "")
+                    + (f"; missing: {missing}" if missing else "") + "."
+                )
+            ys = [y[n] for n in names]
+        elif len(names) == 1:
+            if isinstance(y, (list, tuple)) and len(y) == 1 and hasattr(y[0], "shape"):
+                y = y[0]
+            ys = [y]
+        else:
+            if not isinstance(y, (list, tuple)) or len(y) != len(names):
+                raise ValueError(
+                    f"{what}: the model has {len(names)} outputs {names}; pass a list of "
+                    f"{len(names)} arrays or a dict keyed by output name."
+                )
+            ys = list(y)
+        out = []
+        for n, a, s in zip(names, ys, shapes):
+            label = what if len(names) == 1 else f"{what}['{n}']"
+            out.append(to_array(a, f"{label} (target of output '{n}')", s[-1], self.dtype, n))
+        return out
+
+    @staticmethod
+    def _check_same_length(xs, ys):
+        nx = {len(a) for a in xs}
+        ny = {len(a) for a in ys}
+        if len(nx | ny) != 1:
+            raise ValueError(
+                "Data cardinality is ambiguous: "
+                f"x sizes: {', '.join(str(len(a)) for a in xs)}; "
+                f"y sizes: {', '.join(str(len(a)) for a in ys)}. "
+                "Make sure all arrays contain the same number of samples."
+            )
+        return nx.pop()
+
+    # -- one step ---------------------------------------------------------------------
+    def _unpack(self, xs):
+        return xs[0] if self._single_input else xs
+
+    def _loss_and_grad(self, ys, y_pred):
+        """Total loss (sum over outputs, as Keras) and dL/dy_pred for each output."""
+        if self._single_output:
+            fn = self._loss_fns[0]
+            return fn.forward(ys[0], y_pred), fn.backward(ys[0], y_pred)
+        total, grads = 0.0, []
+        for fn, y, p in zip(self._loss_fns, ys, y_pred):
+            total += fn.forward(y, p)
+            grads.append(fn.backward(y, p))
+        return total, grads
+
+    def _train_step(self, xb, ys):
+        """One optimiser step on one batch; returns the loss computed before the update."""
+        y_pred = self.forward(xb)
+        loss, dy = self._loss_and_grad(ys, y_pred)
+        if not math.isfinite(loss):
+            raise TrainingDiverged(loss)
+        self._grad_flat.fill(0)
+        self.backward(dy)
+        self.optimizer.apply(self._param_flats, self._grad_flats)
+        return loss
+
+    # -- fit ---------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True):
+        """Train for ``epochs`` passes over (x, y); returns the History (also ``model.history``)."""
+        self._require_compiled()
+        batch_size = _check_batch_size(batch_size)
+        if not _is_int(epochs) or epochs < 0:
+            raise ValueError(f"Invalid epochs: received epochs={epochs!r}, expected an integer >= 0.")
+        if not isinstance(shuffle, bool):
+            raise TypeError(f"shuffle must be True or False, received shuffle={shuffle!r}.")
+        verbose = progress.resolve_verbose(verbose)
+        if (isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real)
+                or not 0.0 <= validation_split < 1.0):
+            raise ValueError(
+                f"Invalid validation_split: received validation_split={validation_split!r}, "
+                "expected a number in [0, 1)."
+            )
+        xs, ys = self._standardize_x(x), self._standardize_y(y)
+        n = self._check_same_length(xs, ys)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError(
+                    "validation_data must be a tuple (x_val, y_val); received "
+                    f"{type(validation_data).__name__}"
+                    + (f" of length {len(validation_data)}." if hasattr(validation_data, '__len__') else ".")
+                )
+            vx = self._standardize_x(validation_data[0], "validation_data x")
+            vy = self._standardize_y(validation_data[1], "validation_data y")
+            self._check_same_length(vx, vy)
+            val = (vx, vy)
+        elif validation_split > 0:
+            split_at = int(n * (1.0 - validation_split))  # Keras: the *last* rows, before shuffling
+            if split_at == 0 or split_at == n:
+                raise ValueError(
+                    f"validation_split={validation_split} of {n} samples leaves "
+                    f"{split_at} for training and {n - split_at} for validation; both must "
+                    "be non-empty."
+                )
+            val = ([a[split_at:] for a in xs], [a[split_at:] for a in ys])
+            xs, ys = [a[:split_at] for a in xs], [a[:split_at] for a in ys]
+            n = split_at
+        self._ensure_flat()
+
+        steps = -(-n // batch_size)  # ceil: the last, partial batch is kept
+        history = callbacks_module.History()
+        cbs = callbacks_module.CallbackList(
+            [history] + list(callbacks or []), self,
+            {"epochs": epochs, "steps": steps, "verbose": verbose})
+        self.history = history
+        self.stop_training = False
+        rng = utils.get_rng()
+        cbs.on_train_begin()
+        for epoch in range(epochs):
+            if verbose and epochs > 1:
+                print(f"Epoch {epoch + 1}/{epochs}")
+            cbs.on_epoch_begin(epoch)
+            if shuffle:
+                # One permuted copy per epoch; the batches below are views into it.
+                perm = rng.permutation(n)
+                ex, ey = [a[perm] for a in xs], [a[perm] for a in ys]
+            else:
+                ex, ey = xs, ys
+            bar = progress.Progbar(steps, verbose)
+            total, seen = 0.0, 0
+            for step in range(steps):
+                lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+                xb = ex[0][lo:hi] if self._single_input else [a[lo:hi] for a in ex]
+                try:
+                    loss = self._train_step(xb, [a[lo:hi] for a in ey])
+                except TrainingDiverged as e:
+                    self._report_divergence(epoch, step, e.args[0], verbose)
+                    cbs.on_train_end()
+                    return history
+                total += (hi - lo) * loss
+                seen += hi - lo
+                logs = {"loss": total / seen}
+                bar.update(step + 1, logs)
+                cbs.on_train_batch_end(step, logs)
+            logs = {"loss": total / seen}
+            if val is not None:
+                logs["val_loss"] = self._evaluate_arrays(val[0], val[1], batch_size)
+            bar.finish(logs)
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end()
+        return history
+
+    def _report_divergence(self, epoch, step, loss, verbose):
+        self.stop_training = True
+        print(
+            f"Training stopped: the loss became {loss} at epoch {epoch + 1}, step {step + 1}. "
+            "The weights are those of the last finite step. Try a lower learning_rate."
+        )
+
+    # -- evaluate / predict / train_on_batch -------------------------------------------
+    def _evaluate_arrays(self, xs, ys, batch_size):
+        n = len(xs[0])
+        total = 0.0
+        for lo in range(0, n, batch_size):
+            hi = min(n, lo + batch_size)
+            y_pred = self.forward(self._unpack([a[lo:hi] for a in xs]))
+            loss = 0.0
+            for fn, y, p in zip(self._loss_fns, ys,
+                                [y_pred] if self._single_output else y_pred):
+                loss += fn.forward(y[lo:hi], p)
+            total += (hi - lo) * loss
+        return total / n
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto"):
+        """The loss on (x, y): the batch-size-weighted mean over batches of ``batch_size``."""
+        self._require_compiled()
+        batch_size = _check_batch_size(batch_size)
+        verbose = progress.resolve_verbose(verbose)
+        xs, ys = self._standardize_x(x), self._standardize_y(y)
+        self._check_same_length(xs, ys)
+        loss = self._evaluate_arrays(xs, ys, batch_size)
+        progress.Progbar(-(-len(xs[0]) // batch_size), verbose).finish({"loss": loss})
+        return loss
+
+    def predict(self, x, batch_size=None, verbose="auto"):
+        """The model's output for x, computed ``batch_size`` rows at a time (no shuffling)."""
+        batch_size = _check_batch_size(batch_size)
+        verbose = progress.resolve_verbose(verbose)
+        xs = self._standardize_x(x)
+        n = self._check_same_length(xs, [])
+        # The result is allocated once and filled batch by batch: no per-batch list to stack.
+        outs = [np.empty((n,) + tuple(s[1:]), dtype=self.dtype) for s in self._output_shapes]
+        for lo in range(0, n, batch_size):
+            hi = min(n, lo + batch_size)
+            y = self.forward(self._unpack([a[lo:hi] for a in xs]))
+            for o, yi in zip(outs, [y] if self._single_output else y):
+                o[lo:hi] = yi
+        self.cache = None  # drop the last batch's activations
+        progress.Progbar(-(-n // batch_size), verbose).finish({})
+        return outs[0] if self._single_output else outs
+
+    def train_on_batch(self, x, y):
+        """One optimiser step on (x, y) as a single batch; returns the pre-update loss."""
+        self._require_compiled()
+        xs, ys = self._standardize_x(x), self._standardize_y(y)
+        self._check_same_length(xs, ys)
+        self._ensure_flat()
+        try:
+            return self._train_step(self._unpack(xs), ys)
+        except TrainingDiverged as e:
+            raise ValueError(
+                f"The loss is {e.args[0]} on this batch; the weights were not updated. "
+                "Try a lower learning_rate."
+            ) from None

@@ -1,0 +1,63 @@
+"""Random state and small helpers.
+
+minnn never touches NumPy's global random state. It keeps one
+``np.random.Generator`` of its own, which initialisers and ``fit``'s shuffling
+draw from unless they are handed a generator explicitly.
+``set_random_seed(s)`` replaces that generator, so the same script after the
+same seed builds the same weights and sees the same batches, bit for bit.
+"""
+import numbers
+
+import numpy as np
+
+_rng = np.random.default_rng()
+
+
+def set_random_seed(seed):
+    """Make every later draw of minnn's own generator reproducible."""
+    global _rng
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(
+            f"Invalid seed: received seed={seed!r}, expected a non-negative integer."
+        )
+    _rng = np.random.default_rng(int(seed))
+
+
+def get_rng():
+    """Return minnn's current generator (the one ``set_random_seed`` made)."""
+    return _rng
+
+
+def resolve_rng(seed):
+    """None -> minnn's generator; an int -> a fresh generator; a Generator -> itself."""
+    if seed is None:
+        return _rng
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
+        return np.random.default_rng(int(seed))
+    raise TypeError(
+        f"Invalid seed: received seed={seed!r}, expected None, a non-negative integer "
+        "or a numpy.random.Generator."
+    )
+
+
+def to_snake_case(name):
+    """'Dense' -> 'dense', 'ReLU' -> 're_lu', 'InputLayer' -> 'input_layer' (as Keras)."""
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i > 0 and (not name[i - 1].isupper() or
+                                        (i + 1 < len(name) and name[i + 1].islower())):
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out)
+
+
+_name_counts = {}
+
+
+def unique_name(base):
+    """Keras-style automatic names: 'dense', then 'dense_1', 'dense_2', ..."""
+    n = _name_counts.get(base, 0)
+    _name_counts[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
