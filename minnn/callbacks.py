@@ -46,10 +46,12 @@ class History(Callback):
         super().__init__()
         self.history = {}
         self.epoch = []
+        self.diverged = None  # set by fit to {'epoch', 'step', 'what', 'loss'} if it diverged
 
     def on_train_begin(self, logs=None):
         self.history = {}
         self.epoch = []
+        self.diverged = None
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)
