@@ -38,6 +38,15 @@ class LoadError(ValueError):
     """A file that cannot be loaded into this model: wrong kind, damaged, or not matching."""
 
 
+class PathError(FileNotFoundError, ValueError):
+    """A path that names no file to load (or no folder to save into). Both an OSError,
+    as Python's own open() raises, and a ValueError, as Keras's load_model raises."""
+
+
+class IsAFolderError(IsADirectoryError, ValueError):
+    """A path that names a folder where a file is expected."""
+
+
 # ---------------------------------------------------------------------------
 # Atomic writes
 # ---------------------------------------------------------------------------
@@ -64,9 +73,9 @@ def atomic_write(path, write):
     path = _check_path(path, "save")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise FileNotFoundError(f"Cannot save to {path!r}: the folder {folder!r} does not exist.")
+        raise PathError(f"Cannot save to {path!r}: the folder {folder!r} does not exist.")
     if os.path.isdir(path):
-        raise IsADirectoryError(f"Cannot save to {path!r}: it is a folder; expected a file name.")
+        raise IsAFolderError(f"Cannot save to {path!r}: it is a folder; expected a file name.")
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -124,9 +133,9 @@ def _read_archive(path, what):
     """Return (header dict, {key: array}) from a minnn archive, or raise LoadError."""
     path = _check_path(path, what)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{what}: no such file {path!r}.")
+        raise PathError(f"{what}: no such file {path!r}.")
     if os.path.isdir(path):
-        raise IsADirectoryError(f"{what}: {path!r} is a folder; expected a file saved by minnn.")
+        raise IsAFolderError(f"{what}: {path!r} is a folder; expected a file saved by minnn.")
     try:
         with open(path, "rb") as f:
             data = f.read()
