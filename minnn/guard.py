@@ -9,9 +9,9 @@ NumPy calls. Two things can stop it half-way or spoil it:
   already NaN is caught earlier, before the update, in ``Trainer._train_step``).
 
 ``StepGuard.apply`` copies the flat weight buffer and the optimiser's state
-into buffers it keeps (three ``memcpy``s of P numbers, about 1 µs for the
-tutorial's 1003 weights), applies the update, checks the weights are still
-finite, and on any failure copies everything back before re-raising. The
+into buffers it keeps (three ``memcpy``s of P numbers), applies the update,
+checks the weights are still finite (one dot product with zeros), about 2 µs
+in all for the tutorial's 1003 weights, and on any failure copies everything back before re-raising. The
 model then holds exactly the weights of the last completed, finite step.
 """
 import math
@@ -31,17 +31,14 @@ class TrainingDiverged(RuntimeError):
         self.what = what
 
 
-def all_finite(arrays):
+def all_finite(arrays, zeros):
     """True if every number in ``arrays`` is finite.
 
-    A sum is a cheap first test (NaN and inf propagate through it); only when
-    it is not finite, which may also be an overflow of large finite numbers,
-    is every element checked.
+    x·0 is 0 for every finite x and NaN for NaN or ±inf, so one dot product
+    with a vector of zeros answers the question without a boolean copy and
+    without the risk of a sum overflowing (``zeros[i]`` matches ``arrays[i]``).
     """
-    for a in arrays:
-        if not math.isfinite(a.sum()) and not np.isfinite(a).all():
-            return False
-    return True
+    return all(math.isfinite(np.dot(a, z)) for a, z in zip(arrays, zeros))
 
 
 def _state_arrays(optimizer):
@@ -57,6 +54,7 @@ class StepGuard:
     def __init__(self):
         self._param_copies = []
         self._state_copies = []
+        self._zeros = []
 
     @staticmethod
     def _copy_into(copies, arrays):
@@ -71,12 +69,15 @@ class StepGuard:
         the optimiser's state, then re-raise. Raises TrainingDiverged('weights') if the
         update made a weight non-finite."""
         state = _state_arrays(optimizer)
+        if len(self._param_copies) != len(params) or any(
+                c.shape != p.shape or c.dtype != p.dtype for c, p in zip(self._param_copies, params)):
+            self._zeros = [np.zeros(p.size, dtype=p.dtype) for p in params]
         self._copy_into(self._param_copies, params)
         self._copy_into(self._state_copies, state)
         iterations = optimizer.iterations
         try:
             optimizer.apply(params, grads)
-            if not all_finite(params):
+            if not all_finite(params, self._zeros):  # params are the model's 1-D flat buffers
                 raise TrainingDiverged(loss, "weights")
         except BaseException:
             self._restore(optimizer, params, state, iterations)
