@@ -480,8 +480,8 @@ def load_model(path, custom_objects=None, compile=True):
     rng_state = utils.get_rng().bit_generator.state
     try:
         model = model_from_config(header["config"], custom_objects)
-    except LoadError:
-        raise
+    except LoadError as e:
+        raise LoadError(f"{what}: {path!r}: {e}") from None
     except Exception as e:
         raise LoadError(f"{what}: {path!r} holds an architecture minnn cannot rebuild "
                         f"({type(e).__name__}: {e}).") from None
@@ -492,21 +492,34 @@ def load_model(path, custom_objects=None, compile=True):
     _assign(_check_weights(model, weights, path, what))
     cc = header.get("compile")
     if compile and cc is not None:
-        loss_fns = [_loss_from_config(c, custom_objects, path) for c in cc["loss"]]
-        opt = _optimizer_from_config(cc["optimizer"], custom_objects, path)
-        loss = dict(zip(model.output_names, loss_fns)) if len(loss_fns) > 1 else loss_fns[0]
-        model.compile(optimizer=opt, loss=loss)
-        n = int(header.get("optimizer_arrays", 0))
-        state = [arrays.get(f"{_OPT_PREFIX}{i}") for i in range(n)]
-        if any(a is None for a in state):
-            raise LoadError(f"{what}: {path!r} is missing optimizer state arrays.")
-        if state:
-            model._ensure_flat()
-            expected = [p.shape for p in model._param_flats]
-            if [a.shape for a in state] != expected * (len(state) // max(1, len(expected))):
-                raise LoadError(
-                    f"{what}: {path!r} holds optimizer state of shapes {[a.shape for a in state]}, "
-                    f"which does not fit the model's parameters {expected}."
-                )
-            opt.set_state([a.astype(model._flat.dtype, copy=False) for a in state])
+        try:
+            _compile_from_config(model, cc, arrays, header, custom_objects, path)
+        except LoadError:
+            raise
+        except Exception as e:
+            raise LoadError(f"{what}: {path!r} holds a loss or optimizer minnn cannot restore "
+                            f"({type(e).__name__}: {e}). Load with compile=False to skip them."
+                            ) from None
     return model
+
+
+def _compile_from_config(model, cc, arrays, header, custom_objects, path):
+    """Compile ``model`` with the saved loss and optimiser, and give the optimiser its state."""
+    what = "load_model"
+    loss_fns = [_loss_from_config(c, custom_objects, path) for c in cc["loss"]]
+    opt = _optimizer_from_config(cc["optimizer"], custom_objects, path)
+    loss = dict(zip(model.output_names, loss_fns)) if len(loss_fns) > 1 else loss_fns[0]
+    model.compile(optimizer=opt, loss=loss)
+    n = int(header.get("optimizer_arrays", 0))
+    state = [arrays.get(f"{_OPT_PREFIX}{i}") for i in range(n)]
+    if any(a is None for a in state):
+        raise LoadError(f"{what}: {path!r} is missing optimizer state arrays.")
+    if state:
+        model._ensure_flat()
+        expected = [p.shape for p in model._param_flats]
+        if [a.shape for a in state] != expected * (len(state) // max(1, len(expected))):
+            raise LoadError(
+                f"{what}: {path!r} holds optimizer state of shapes {[a.shape for a in state]}, "
+                f"which does not fit the model's parameters {expected}."
+            )
+        opt.set_state([a.astype(model._flat.dtype, copy=False) for a in state])

@@ -413,3 +413,30 @@ def test_save_refuses_unserializable_before_touching_the_file(tmp_path):
     with pytest.raises(ValueError, match="custom initializer"):
         m.save(tmp_path / "x.minnn")
     assert os.listdir(tmp_path) == []
+
+
+def _rewrite_header(path, header):
+    arrays = dict(np.load(path, allow_pickle=False))
+    arrays["__minnn__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    with open(path, "wb") as f:  # a file object: np.savez would append '.npz' to a name
+        np.savez(f, **arrays)
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda h: h.update(version=99), "format version 99"),
+    (lambda h: h.update(format="something.else"), "'something.else'"),
+    (lambda h: h.update(config={"bogus": 1}), "architecture minnn cannot rebuild"),
+    (lambda h: h["config"]["layers"][1].update(class_name="Conv2D"), "'Conv2D'"),
+    (lambda h: h["compile"]["optimizer"].update(class_name="RMSprop"), "'RMSprop'"),
+    (lambda h: h["compile"]["optimizer"]["config"].update(learning_rate=-1), "learning_rate=-1"),
+    (lambda h: h.update(optimizer_arrays=5), "missing optimizer state"),
+])
+def test_edited_headers_fail_clearly(saved, edit, needle):
+    m, path, _ = saved
+    with np.load(path, allow_pickle=False) as f:
+        header = json.loads(f["__minnn__"].tobytes())
+    edit(header)
+    _rewrite_header(path, header)
+    with pytest.raises(LoadError) as info:
+        minnn.models.load_model(path)
+    assert needle in str(info.value) and str(path) in str(info.value), str(info.value)
