@@ -38,62 +38,63 @@ def all_finite(arrays, zeros):
     with a vector of zeros answers the question without a boolean copy and
     without the risk of a sum overflowing (``zeros[i]`` matches ``arrays[i]``).
     """
-    return all(math.isfinite(np.dot(a, z)) for a, z in zip(arrays, zeros))
+    for a, z in zip(arrays, zeros):
+        if not math.isfinite(np.dot(a, z)):
+            return False
+    return True
 
 
 def _state_arrays(optimizer):
     # The optimiser's live state arrays (Adam's m and v), or [] for a stateless
     # or not yet built optimiser. A custom optimiser may define `_state_arrays`.
     fn = getattr(optimizer, "_state_arrays", None)
-    return list(fn()) if fn is not None else []
+    return fn() if fn is not None else []
 
 
 class StepGuard:
     """Applies ``model.optimizer`` to the model's flat buffers, all or nothing."""
 
     def __init__(self):
-        self._param_copies = []
-        self._state_copies = []
-        self._zeros = []
+        self._live = None      # the arrays the copies below were made for
+        self._copies = []      # one preallocated copy per live array
+        self._zeros = []       # one vector of zeros per parameter array, for all_finite
 
-    @staticmethod
-    def _copy_into(copies, arrays):
-        if len(copies) != len(arrays) or any(c.shape != a.shape or c.dtype != a.dtype
-                                             for c, a in zip(copies, arrays)):
-            copies[:] = [np.empty_like(a) for a in arrays]
-        for c, a in zip(copies, arrays):
-            np.copyto(c, a)
+    def _prepare(self, params, state):
+        # (Re)allocate the copies when the model or the optimiser state changed;
+        # on every other step this is skipped, so a step allocates nothing.
+        live = list(params) + list(state)
+        if self._live is None or len(live) != len(self._live) or any(
+                a is not b for a, b in zip(live, self._live)):
+            self._live = live
+            self._copies = [np.empty_like(a) for a in live]
+            self._zeros = [np.zeros(p.size, dtype=p.dtype) for p in params]
+        return self._live
 
     def apply(self, optimizer, params, grads, loss):
-        """Update ``params`` in place from ``grads``; on any exception restore them and
-        the optimiser's state, then re-raise. Raises TrainingDiverged('weights') if the
-        update made a weight non-finite."""
+        """Update ``params`` (1-D arrays) in place from ``grads``; on any exception restore
+        them and the optimiser's state, then re-raise. Raises TrainingDiverged('weights')
+        if the update made a weight non-finite."""
         state = _state_arrays(optimizer)
-        if len(self._param_copies) != len(params) or any(
-                c.shape != p.shape or c.dtype != p.dtype for c, p in zip(self._param_copies, params)):
-            self._zeros = [np.zeros(p.size, dtype=p.dtype) for p in params]
-        self._copy_into(self._param_copies, params)
-        self._copy_into(self._state_copies, state)
+        live = self._prepare(params, state)
+        for c, a in zip(self._copies, live):
+            np.copyto(c, a)
         iterations = optimizer.iterations
         try:
             optimizer.apply(params, grads)
-            if not all_finite(params, self._zeros):  # params are the model's 1-D flat buffers
+            if not all_finite(params, self._zeros):
                 raise TrainingDiverged(loss, "weights")
         except BaseException:
-            self._restore(optimizer, params, state, iterations)
+            self._restore(optimizer, live, bool(state), iterations)
             raise
 
-    def _restore(self, optimizer, params, state, iterations):
+    def _restore(self, optimizer, live, had_state, iterations):
         # A second Ctrl-C while restoring must not leave the copy half done.
         interrupted = False
         while True:
             try:
-                for c, p in zip(self._param_copies, params):
-                    np.copyto(p, c)
-                if state:
-                    for c, s in zip(self._state_copies, state):
-                        np.copyto(s, c)
-                elif _state_arrays(optimizer):
+                for c, a in zip(self._copies, live):
+                    np.copyto(a, c)
+                if not had_state and _state_arrays(optimizer):
                     # The state was created by this very step: drop it again.
                     optimizer.set_state([])
                 optimizer.iterations = iterations

@@ -5,7 +5,7 @@ one of the documented errors (ValueError / TypeError, whose message names what i
 Nothing else may escape: no IndexError, no broadcasting surprise, no NaN weights."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minnn
@@ -55,6 +55,7 @@ def cases(draw):
     return model, x, y, batch, opt, lr, bad
 
 
+@settings(max_examples=80)
 @given(cases(), st.integers(0, 3))
 def test_fit_either_trains_finitely_or_raises_a_documented_error(case, epochs):
     model, x, y, batch, opt, lr, bad = case
