@@ -10,8 +10,9 @@ NumPy calls. Two things can stop it half-way or spoil it:
 
 ``StepGuard.apply`` copies the flat weight buffer and the optimiser's state
 into buffers it keeps (three ``memcpy``s of P numbers), applies the update,
-checks the weights are still finite (one dot product with zeros), about 2 µs
-in all for the tutorial's 1003 weights, and on any failure copies everything back before re-raising. The
+checks the weights are still finite (one dot product with zeros), and on any
+failure copies everything back before re-raising. For the tutorial's 1003
+weights this costs a few microseconds per step, a few percent of a step. The
 model then holds exactly the weights of the last completed, finite step.
 """
 import math

@@ -186,3 +186,32 @@ def test_without_the_guard_ctrl_c_leaves_a_half_step(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         m.fit(X, X, epochs=3, batch_size=8, verbose=0, callbacks=[rec])
     assert not same(m.get_weights(), rec.weights)
+
+
+class AdamWithRealCtrlC(minnn.optimizers.Adam):
+    """Sends a real SIGINT to this process in the middle of step `at`."""
+
+    def __init__(self, at, **kw):
+        super().__init__(**kw)
+        self.at = at
+
+    def _update(self, params, grads):
+        if self.iterations == self.at:
+            import os
+            import signal
+            for p in params:
+                p += 0.5                      # half-done work before the signal lands
+            os.kill(os.getpid(), signal.SIGINT)
+        super()._update(params, grads)
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGINT") or __import__("os").name != "posix",
+                    reason="needs POSIX signals")
+def test_a_real_sigint_mid_step_is_rolled_back():
+    m = small_model(AdamWithRealCtrlC(at=4))
+    rec = Recorder()
+    with pytest.raises(KeyboardInterrupt):
+        m.fit(X, X, epochs=3, batch_size=8, verbose=0, callbacks=[rec])
+    assert m.optimizer.iterations == rec.iterations == 4
+    assert same(m.get_weights(), rec.weights)
+    assert same(m.optimizer.get_state(), rec.state)
