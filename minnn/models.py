@@ -10,7 +10,7 @@ import collections
 
 import numpy as np
 
-from . import graph, utils
+from . import graph, saving, utils
 from . import summary as summary_module
 from .layers import InputLayer, Layer
 from .training import Trainer
@@ -192,6 +192,28 @@ class Model(Trainer, Layer):
         """Print Keras's table of layers, output shapes and parameter counts."""
         summary_module.print_summary(self, expand_nested=expand_nested, print_fn=print_fn)
 
+    # -- saving (the file formats are described in saving.py) ---------------------------
+    def get_config(self):
+        """The architecture as JSON data: layer configs and how their calls connect."""
+        return saving.model_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new model with the architecture of ``get_config()`` (and fresh weights)."""
+        return saving.model_from_config(config, custom_objects)
+
+    def save_weights(self, filepath):
+        """Write the weights to the .npz file ``filepath``, keyed like 'encoder/dense/kernel'."""
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath, by_name=True):
+        """Read weights written by ``save_weights`` (or ``save``); all-or-nothing."""
+        saving.load_weights(self, filepath, by_name=by_name)
+
+    def save(self, filepath):
+        """Write architecture, weights, loss and optimiser state to one file (``name.minnn``)."""
+        saving.save_model(self, filepath)
+
     def get_layer(self, name):
         for layer in self.layers:
             if layer.name == name:
@@ -205,3 +227,8 @@ def _accumulate(grads, i, g):
     # A new array, never +=: the first gradient may be a caller's array (or another
     # branch's), and backward must not write into arrays it was handed.
     grads[i] = g if grads[i] is None else grads[i] + g
+
+
+def load_model(filepath, custom_objects=None, compile=True):
+    """Rebuild a model saved with ``model.save(filepath)``. See ``minnn.saving.load_model``."""
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)

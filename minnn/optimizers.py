@@ -130,6 +130,10 @@ class Adam(Optimizer):
         return {"learning_rate": self.learning_rate, "beta_1": self.beta_1,
                 "beta_2": self.beta_2, "epsilon": self.epsilon}
 
+    def _state_arrays(self):
+        # The live m and v arrays (not copies), for StepGuard's snapshot.
+        return [] if self._m is None else self._m + self._v
+
     def get_state(self):
         if self._m is None:
             return []

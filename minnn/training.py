@@ -23,10 +23,13 @@ from . import losses as losses_module
 from . import optimizers as optimizers_module
 from . import progress, utils
 from .graph import SymbolicTensor
+from .guard import StepGuard, TrainingDiverged  # noqa: F401  (TrainingDiverged is re-exported)
 
 
-class TrainingDiverged(RuntimeError):
-    """Raised inside a step when the loss is NaN or inf; fit turns it into a clean stop."""
+
+class NotCompiledError(RuntimeError, ValueError):
+    """fit/evaluate/train_on_batch before compile. A RuntimeError, as in Keras, and
+    also a ValueError, as every other bad call in minnn."""
 
 
 # ---------------------------------------------------------------------------
@@ -93,7 +96,8 @@ def to_array(data, what, width, dtype, model_name=None, index=0):
         )
     if arr.shape[0] == 0:
         raise ValueError(f"{what} is empty: received an array of shape {arr.shape}; expected at least one sample.")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):  # a value too big for float32 is reported just below
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     _check_finite(arr, what)
     return arr
 
@@ -118,6 +122,7 @@ class Trainer:
         self.history = None
         self.stop_training = False
         self._loss_fns = None
+        self._step_guard = StepGuard()  # makes each optimiser step all-or-nothing
 
     # -- compile ----------------------------------------------------------------
     def compile(self, optimizer="adam", loss=None):
@@ -153,7 +158,11 @@ class Trainer:
 
     def _require_compiled(self):
         if not self.compiled:
-            raise RuntimeError("You must call `compile()` before using the model.")
+            raise NotCompiledError(
+                "You must call `compile()` before using the model: model "
+                f"'{self.name}' has compiled=False (no optimizer, no loss). Call for example "
+                "model.compile(optimizer='adam', loss='mse')."
+            )
 
     # -- turning user data into lists of arrays ---------------------------------------
     def _standardize_x(self, x, what="x"):
@@ -244,13 +253,45 @@ class Trainer:
             raise TrainingDiverged(loss)
         self._grad_flat.fill(0)
         self.backward(dy)
-        self.optimizer.apply(self._param_flats, self._grad_flats)
+        self._step_guard.apply(self.optimizer, self._param_flats, self._grad_flats, loss)
         return loss
 
     # -- fit ---------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True):
-        """Train for ``epochs`` passes over (x, y); returns the History (also ``model.history``)."""
+        """Train for ``epochs`` passes over (x, y); returns the History (also ``model.history``).
+
+        Nothing is lost when training goes wrong:
+
+        - if the loss becomes NaN or inf, or an update would make a weight NaN or inf,
+          training stops with a message naming the epoch and the step; the model keeps
+          the weights of the last finite step, and the History holds the completed
+          epochs (the unfinished epoch is not logged, so every entry is a full-epoch mean);
+        - on Ctrl-C (KeyboardInterrupt) the model holds the weights after the last
+          completed step (a step is never half applied), ``model.history`` holds the
+          completed epochs, and the KeyboardInterrupt is raised again.
+        """
+        before = self.history
+        try:
+            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                             validation_data, shuffle)
+        except KeyboardInterrupt:
+            self._report_interrupt(started=self.history is not before)
+            raise
+
+    def _report_interrupt(self, started):
+        if not started:
+            print("Training interrupted before the first step; the model is unchanged.")
+            return
+        done = len(self.history.epoch)
+        print(
+            f"Training interrupted during epoch {done + 1}. The model holds the weights after "
+            f"the last completed step (optimizer step {self.optimizer.iterations}); "
+            f"model.history holds the {done} completed epoch(s)."
+        )
+
+    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+             validation_data, shuffle):
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
         if not _is_int(epochs) or epochs < 0:
@@ -318,7 +359,7 @@ class Trainer:
                 try:
                     loss = self._train_step(xb, [a[lo:hi] for a in ey])
                 except TrainingDiverged as e:
-                    self._report_divergence(epoch, step, e.args[0], verbose)
+                    self._report_divergence(epoch, step, e, verbose)
                     cbs.on_train_end()
                     return history
                 total += (hi - lo) * loss
@@ -336,11 +377,19 @@ class Trainer:
         cbs.on_train_end()
         return history
 
-    def _report_divergence(self, epoch, step, loss, verbose):
+    def _report_divergence(self, epoch, step, err, verbose):
         self.stop_training = True
+        self.history.diverged = {"epoch": epoch, "step": step, "what": err.what,
+                                 "loss": err.value}
+        if err.what == "loss":
+            what = f"the loss became {err.value}"
+        else:
+            what = f"the update made some weights NaN or inf (the loss before it was {err.value:.6g})"
         print(
-            f"Training stopped: the loss became {loss} at epoch {epoch + 1}, step {step + 1}. "
-            "The weights are those of the last finite step. Try a lower learning_rate."
+            f"Training stopped: {what} at epoch {epoch + 1}, step {step + 1}. The model keeps "
+            "the weights of the last finite step, and history holds the "
+            f"{len(self.history.epoch)} completed epoch(s). Try a lower learning_rate "
+            f"(it is {self.optimizer.learning_rate:g})."
         )
 
     # -- evaluate / predict / train_on_batch -------------------------------------------
@@ -394,7 +443,9 @@ class Trainer:
         try:
             return self._train_step(self._unpack(xs), ys)
         except TrainingDiverged as e:
+            what = (f"The loss is {e.value} on this batch" if e.what == "loss" else
+                    f"This update would make some weights NaN or inf (loss {e.value:.6g})")
             raise ValueError(
-                f"The loss is {e.args[0]} on this batch; the weights were not updated. "
-                "Try a lower learning_rate."
+                f"{what}; the weights were not updated. Try a lower learning_rate "
+                f"(it is {self.optimizer.learning_rate:g})."
             ) from None

@@ -1,0 +1,106 @@
+"""An optimiser step that happens completely or not at all.
+
+An Adam step changes the weights, m, v and ``iterations`` in a dozen in-place
+NumPy calls. Two things can stop it half-way or spoil it:
+
+- Ctrl-C: Python raises KeyboardInterrupt between any two of those calls, and
+  the model would be left with some weights updated and others not;
+- an update that overflows, leaving a weight NaN or ±inf (a loss that is
+  already NaN is caught earlier, before the update, in ``Trainer._train_step``).
+
+``StepGuard.apply`` copies the flat weight buffer and the optimiser's state
+into buffers it keeps (three ``memcpy``s of P numbers), applies the update,
+checks the weights are still finite (one dot product with zeros), and on any
+failure copies everything back before re-raising. For the tutorial's 1003
+weights this costs a few microseconds per step, a few percent of a step. The
+model then holds exactly the weights of the last completed, finite step.
+"""
+import math
+
+import numpy as np
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss (before an update) or the weights (after one) became NaN or inf.
+
+    ``value`` is the offending loss; ``what`` is 'loss' or 'weights'.
+    """
+
+    def __init__(self, value, what="loss"):
+        super().__init__(value, what)
+        self.value = value
+        self.what = what
+
+
+def all_finite(arrays, zeros):
+    """True if every number in ``arrays`` is finite.
+
+    x·0 is 0 for every finite x and NaN for NaN or ±inf, so one dot product
+    with a vector of zeros answers the question without a boolean copy and
+    without the risk of a sum overflowing (``zeros[i]`` matches ``arrays[i]``).
+    """
+    for a, z in zip(arrays, zeros):
+        if not math.isfinite(np.dot(a, z)):
+            return False
+    return True
+
+
+def _state_arrays(optimizer):
+    # The optimiser's live state arrays (Adam's m and v), or [] for a stateless
+    # or not yet built optimiser. A custom optimiser may define `_state_arrays`.
+    fn = getattr(optimizer, "_state_arrays", None)
+    return fn() if fn is not None else []
+
+
+class StepGuard:
+    """Applies ``model.optimizer`` to the model's flat buffers, all or nothing."""
+
+    def __init__(self):
+        self._live = None      # the arrays the copies below were made for
+        self._copies = []      # one preallocated copy per live array
+        self._zeros = []       # one vector of zeros per parameter array, for all_finite
+
+    def _prepare(self, params, state):
+        # (Re)allocate the copies when the model or the optimiser state changed;
+        # on every other step this is skipped, so a step allocates nothing.
+        live = list(params) + list(state)
+        if self._live is None or len(live) != len(self._live) or any(
+                a is not b for a, b in zip(live, self._live)):
+            self._live = live
+            self._copies = [np.empty_like(a) for a in live]
+            self._zeros = [np.zeros(p.size, dtype=p.dtype) for p in params]
+        return self._live
+
+    def apply(self, optimizer, params, grads, loss):
+        """Update ``params`` (1-D arrays) in place from ``grads``; on any exception restore
+        them and the optimiser's state, then re-raise. Raises TrainingDiverged('weights')
+        if the update made a weight non-finite."""
+        state = _state_arrays(optimizer)
+        live = self._prepare(params, state)
+        for c, a in zip(self._copies, live):
+            np.copyto(c, a)
+        iterations = optimizer.iterations
+        try:
+            optimizer.apply(params, grads)
+            if not all_finite(params, self._zeros):
+                raise TrainingDiverged(loss, "weights")
+        except BaseException:
+            self._restore(optimizer, live, bool(state), iterations)
+            raise
+
+    def _restore(self, optimizer, live, had_state, iterations):
+        # A second Ctrl-C while restoring must not leave the copy half done.
+        interrupted = False
+        while True:
+            try:
+                for c, a in zip(self._copies, live):
+                    np.copyto(a, c)
+                if not had_state and _state_arrays(optimizer):
+                    # The state was created by this very step: drop it again.
+                    optimizer.set_state([])
+                optimizer.iterations = iterations
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+        if interrupted:
+            raise KeyboardInterrupt

@@ -1,0 +1,525 @@
+"""Saving and loading: weights in ``.npz``, whole models in one ``.minnn`` file.
+
+Two file kinds, both NumPy ``.npz`` archives (a zip of ``.npy`` arrays), read
+with ``allow_pickle=False`` so that loading a file can never run code:
+
+- ``model.save_weights('ae.weights.npz')``: one array per weight, keyed by the
+  path of layer names to it, e.g. ``encoder/dense/kernel``;
+- ``model.save('ae.minnn')``: the same weights, plus the architecture as a JSON
+  config, the loss, and the optimiser (class, config, ``iterations`` and its
+  state arrays, Adam's m and v). ``minnn.models.load_model('ae.minnn')``
+  rebuilds a model that predicts bit for bit as the saved one and goes on
+  training exactly as it would have.
+
+The JSON travels inside the archive as a uint8 array under ``__minnn__``.
+
+Every write is atomic: the archive is written to a temporary file in the same
+folder, flushed to disk, then renamed over the target (``os.replace``), so a
+crash mid-write leaves either the old file or the new one, never half a file.
+Every load checks the whole file against the model first and only then
+assigns, so a failed load leaves the model as it was.
+"""
+import io
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from . import graph, layers, losses, optimizers, utils
+
+FORMAT_VERSION = 1
+_HEADER = "__minnn__"
+_OPT_PREFIX = "optimizer/"
+
+
+class LoadError(ValueError):
+    """A file that cannot be loaded into this model: wrong kind, damaged, or not matching."""
+
+
+class PathError(FileNotFoundError, ValueError):
+    """A path that names no file to load (or no folder to save into). Both an OSError,
+    as Python's own open() raises, and a ValueError, as Keras's load_model raises."""
+
+
+class IsAFolderError(IsADirectoryError, ValueError):
+    """A path that names a folder where a file is expected."""
+
+
+# ---------------------------------------------------------------------------
+# Atomic writes
+# ---------------------------------------------------------------------------
+def _check_path(path, what):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            f"{what} expects a file path (str or pathlib.Path), received "
+            f"{path!r} of type {type(path).__name__}."
+        )
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not path:
+        raise ValueError(f"{what} received an empty path ''; expected a file name such as 'model.minnn'.")
+    return path
+
+
+def atomic_write(path, write):
+    """Call ``write(f)`` on a temporary file next to ``path``, then rename it to ``path``.
+
+    If anything fails (an error, a full disk, Ctrl-C) the temporary file is
+    removed and ``path`` is untouched: it keeps its earlier content, if any.
+    """
+    path = _check_path(path, "save")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise PathError(f"Cannot save to {path!r}: the folder {folder!r} does not exist.")
+    if os.path.isdir(path):
+        raise IsAFolderError(f"Cannot save to {path!r}: it is a folder; expected a file name.")
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_folder(folder)
+
+
+def _file_mode(path):
+    # mkstemp makes the file private (0o600); give it the mode an ordinary open() would.
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def _fsync_folder(folder):
+    # Make the rename itself durable (POSIX); not possible on every platform.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_archive(path, header, arrays):
+    blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+
+    def write(f):
+        np.savez(f, **{_HEADER: blob}, **arrays)
+
+    atomic_write(path, write)
+
+
+# ---------------------------------------------------------------------------
+# Reading archives, with every failure turned into a clear LoadError
+# ---------------------------------------------------------------------------
+def _read_archive(path, what):
+    """Return (header dict, {key: array}) from a minnn archive, or raise LoadError."""
+    path = _check_path(path, what)
+    if not os.path.exists(path):
+        raise PathError(f"{what}: no such file {path!r}.")
+    if os.path.isdir(path):
+        raise IsAFolderError(f"{what}: {path!r} is a folder; expected a file saved by minnn.")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise LoadError(f"{what}: cannot read {path!r}: {e}") from None
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        kind = "an empty file" if not data else f"a file starting with {data[:8]!r}"
+        raise LoadError(
+            f"{what}: {path!r} is not a minnn file: received {kind} ({len(data)} bytes), expected "
+            "a .npz archive written by model.save_weights() or model.save(). The file may be "
+            "truncated, damaged, or of another kind."
+        )
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}  # reading checks each member's CRC
+    except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, zlib.error, ...
+        raise LoadError(
+            f"{what}: {path!r} is damaged and cannot be read ({type(e).__name__}: {e}). "
+            "The file may be truncated or corrupt."
+        ) from None
+    if _HEADER not in arrays:
+        raise LoadError(
+            f"{what}: {path!r} is a .npz archive but not one written by minnn: it has no "
+            f"'{_HEADER}' entry (its keys are {sorted(arrays)[:10]})."
+        )
+    try:
+        header = json.loads(arrays.pop(_HEADER).tobytes().decode("utf-8"))
+        if not isinstance(header, dict) or "format" not in header:
+            raise ValueError("the header is not a JSON object with a 'format' key")
+    except (ValueError, UnicodeDecodeError) as e:
+        raise LoadError(f"{what}: {path!r} has a damaged minnn header ({e}).") from None
+    if header.get("version") != FORMAT_VERSION:
+        raise LoadError(
+            f"{what}: {path!r} has format version {header.get('version')!r}; this minnn reads "
+            f"version {FORMAT_VERSION}."
+        )
+    return header, arrays
+
+
+# ---------------------------------------------------------------------------
+# Weights, keyed by the path of layer names
+# ---------------------------------------------------------------------------
+def weight_keys(model):
+    """[(key, Weight)] in ``model.weights`` order; a key is e.g. 'encoder/dense/kernel'.
+
+    A weight reachable along several paths (a shared layer) is listed once, under
+    the first path, as ``model.weights`` lists it once.
+    """
+    from .models import Model
+
+    out, seen = [], set()
+
+    def walk(m, prefix):
+        for layer in m.layers:
+            if isinstance(layer, Model):
+                walk(layer, prefix + layer.name + "/")
+            else:
+                for w in layer.weights:
+                    if id(w) not in seen:
+                        seen.add(id(w))
+                        out.append((prefix + w.name, w))
+
+    walk(model, "")
+    keys = [k for k, _ in out]
+    if len(set(keys)) != len(keys):
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        raise ValueError(
+            f"Cannot save model '{model.name}': different weights share the names {dup}. "
+            "Give the layers unique names."
+        )
+    return out
+
+
+def _weight_arrays(model):
+    return {k: w.value for k, w in weight_keys(model)}
+
+
+def _check_weights(model, arrays, path, what, by_name=True):
+    """Match the file's arrays to the model's weights; return [(Weight, array)] or raise
+    a LoadError that lists every difference. Nothing is assigned here."""
+    pairs = weight_keys(model)
+    if by_name:
+        missing = [k for k, _ in pairs if k not in arrays]
+        extra = sorted(k for k in arrays if k not in dict(pairs))
+        matched = [(k, w, arrays[k]) for k, w in pairs if k in arrays]
+    else:
+        file_keys = list(arrays)
+        missing = [k for k, _ in pairs[len(file_keys):]]
+        extra = file_keys[len(pairs):]
+        matched = [(k, w, arrays[fk]) for (k, w), fk in zip(pairs, file_keys)]
+    problems = []
+    if missing:
+        problems.append(f"missing from the file: {missing}")
+    if extra:
+        problems.append(f"in the file but not in the model: {extra}")
+    for k, w, arr in matched:
+        if arr.shape != w.shape:
+            problems.append(f"'{k}' has shape {arr.shape} in the file, but the model's weight has shape {w.shape}")
+        elif arr.dtype.kind != "f":
+            problems.append(f"'{k}' has dtype {arr.dtype} in the file; expected floats")
+        elif not np.isfinite(arr).all():
+            problems.append(f"'{k}' holds NaN or inf values in the file")
+    if problems:
+        hint = ""
+        if by_name and (missing or extra) and len(arrays) == len(pairs) and all(
+                a.shape == w.shape for a, (_, w) in zip(arrays.values(), pairs)):
+            hint = (" The file's weights match this model's one for one in order and shape, "
+                    "but under other layer names (a model rebuilt in the same session gets new "
+                    "automatic names such as dense_6). To load them by position, call "
+                    "load_weights(path, by_name=False).")
+        raise LoadError(
+            f"{what}: {path!r} does not match model '{model.name}' "
+            f"(file: {len(arrays)} weights, model: {len(pairs)} weights):\n  - "
+            + "\n  - ".join(problems) + "\nThe model's weights were not changed." + hint
+        )
+    return [(w, arr) for _, w, arr in matched]
+
+
+def _assign(pairs):
+    for w, arr in pairs:
+        w.value[...] = arr  # into the existing array: the model's flat buffer stays shared
+
+
+def save_weights(model, path):
+    """Write every weight of ``model`` to the .npz file ``path`` (atomically)."""
+    arrays = _weight_arrays(model)
+    header = {"format": "minnn.weights", "version": FORMAT_VERSION, "model": model.name,
+              "keys": list(arrays)}
+    _write_archive(path, header, arrays)
+
+
+def load_weights(model, path, by_name=True):
+    """Read weights saved by ``save_weights`` (or ``save``) into ``model``.
+
+    by_name=True matches keys such as 'encoder/dense/kernel' to the model's layer
+    names; by_name=False matches the file's weights to the model's by position.
+    Everything is checked first; on any mismatch the model is left unchanged.
+    """
+    if not isinstance(by_name, bool):
+        raise TypeError(f"by_name must be True or False, received by_name={by_name!r}.")
+    what = "load_weights"
+    header, arrays = _read_archive(path, what)
+    if header["format"] not in ("minnn.weights", "minnn.model"):
+        raise LoadError(f"{what}: {path!r} holds {header['format']!r}; expected minnn weights.")
+    weights = {k: a for k, a in arrays.items() if not k.startswith(_OPT_PREFIX)}
+    if header["format"] == "minnn.weights":
+        weights = {k: weights[k] for k in header.get("keys", weights) if k in weights} | weights
+    else:
+        weights = {k: weights[k] for k in header.get("weights", weights) if k in weights} | weights
+    _assign(_check_weights(model, weights, path, what, by_name))
+
+
+# ---------------------------------------------------------------------------
+# Architecture: a Model as JSON (layers, their configs, and how they connect)
+# ---------------------------------------------------------------------------
+def _layer_class_name(layer):
+    from .models import Model
+    return "Functional" if isinstance(layer, Model) else type(layer).__name__
+
+
+def model_config(model):
+    """The graph of ``model`` as plain JSON data.
+
+    layers: every top-level layer once, {'class_name', 'config'}; a nested model's
+        config is itself a model config.
+    nodes: every call in topological order, {'layer': name, 'inputs': [[node, tensor], ...],
+        'as_list': bool}, where [node, tensor] points at output `tensor` of an earlier node.
+    inputs / outputs: [node, tensor] pairs, plus whether the model was built with lists.
+    """
+    from .models import Model
+
+    node_pos = {id(n): i for i, n in enumerate(model._nodes)}
+    layer_cfgs = []
+    for layer in model.layers:
+        if isinstance(layer, Model):
+            cfg = model_config(layer)
+        else:
+            cfg = layer.get_config()
+        layer_cfgs.append({"class_name": _layer_class_name(layer), "config": cfg})
+    nodes = []
+    for node in model._nodes:
+        nodes.append({
+            "layer": node.layer.name,
+            "inputs": [[node_pos[id(t.node)], t.index] for t in node.inputs],
+            "as_list": len(node.inputs) > 1 or isinstance(node.layer._input_shape, list),
+        })
+
+    def refs(tensors):
+        return [[node_pos[id(t.node)], t.index] for t in tensors]
+
+    cfg = {"name": model.name, "layers": layer_cfgs, "nodes": nodes,
+           "inputs": refs(model.inputs), "outputs": refs(model.outputs),
+           "inputs_as_list": model._multi_in, "outputs_as_list": model._multi_out}
+    json.dumps(cfg)  # fail here, before any file is touched, if something is not JSON
+    return cfg
+
+
+def _input_tensor(layer, made):
+    """The symbolic tensor of an InputLayer (what Input() returns), made once per layer:
+    a nested model and the model around it share their Input, as in the tutorial's ae."""
+    key = ("tensor", layer.name)
+    if key not in made:
+        node = graph.Node(layer, [], call_index=0)
+        layer._call_count = 1
+        node.outputs = [graph.SymbolicTensor((None,) + layer.shape, layer.dtype, node)]
+        made[key] = node.outputs[0]
+    return made[key]
+
+
+def _make_layer(entry, custom_objects, made):
+    from .models import Model
+
+    class_name, cfg = entry["class_name"], entry["config"]
+    name = cfg["name"]
+    if name in made:  # a layer shared with a model rebuilt earlier: the same object
+        return made[name]
+    if class_name == "Functional":
+        layer = model_from_config(cfg, custom_objects, made)
+    else:
+        cls = (custom_objects or {}).get(class_name) or layers.LAYER_CLASSES.get(class_name)
+        if cls is None:
+            raise LoadError(
+                f"Unknown layer class {class_name!r} (layer {name!r}). Known: "
+                f"{sorted(layers.LAYER_CLASSES)}; pass custom_objects={{'{class_name}': cls}} "
+                "for your own layers."
+            )
+        layer = cls.from_config(cfg)
+    made[name] = layer
+    return layer
+
+
+def model_from_config(config, custom_objects=None, made=None):
+    """Rebuild a Model from ``model_config``'s output (fresh weights, drawn as at creation)."""
+    from .models import Model
+
+    made = {} if made is None else made
+    by_name = {}
+    for entry in config["layers"]:
+        layer = _make_layer(entry, custom_objects, made)
+        by_name[layer.name] = layer
+    produced = []  # produced[i] = output tensors of node i
+    for node in config["nodes"]:
+        layer = by_name[node["layer"]]
+        if isinstance(layer, layers.InputLayer):
+            produced.append([_input_tensor(layer, made)])
+            continue
+        ins = [produced[i][j] for i, j in node["inputs"]]
+        out = layer(ins if node["as_list"] else ins[0])
+        produced.append(out if isinstance(out, list) else [out])
+    ins = [produced[i][j] for i, j in config["inputs"]]
+    outs = [produced[i][j] for i, j in config["outputs"]]
+    return Model(ins if config["inputs_as_list"] else ins[0],
+                 outs if config["outputs_as_list"] else outs[0], name=config["name"])
+
+
+# ---------------------------------------------------------------------------
+# Whole models: architecture + weights + loss + optimiser state
+# ---------------------------------------------------------------------------
+def _compile_config(model):
+    if not model.compiled:
+        return None
+    loss_cfgs = []
+    for fn in model._loss_fns:
+        try:
+            loss_cfgs.append(losses.serialize(fn))
+        except ValueError:
+            loss_cfgs.append({"class_name": type(fn).__name__, "custom": True,
+                              "config": _jsonable(fn.get_config())})
+    opt = model.optimizer
+    opt_cfg = {"class_name": type(opt).__name__, "config": _jsonable(opt.get_config()),
+               "iterations": int(opt.iterations)}
+    return {"loss": loss_cfgs, "optimizer": opt_cfg}
+
+
+def _jsonable(cfg):
+    try:
+        json.dumps(cfg)
+        return cfg
+    except TypeError:
+        return {}
+
+
+def save_model(model, path):
+    """Write architecture, weights, loss and optimiser state to the one file ``path``."""
+    config = model_config(model)
+    compile_cfg = _compile_config(model)
+    arrays = _weight_arrays(model)
+    state = model.optimizer.get_state() if model.compiled else []
+    for i, a in enumerate(state):
+        arrays[f"{_OPT_PREFIX}{i}"] = a
+    header = {"format": "minnn.model", "version": FORMAT_VERSION, "config": config,
+              "compile": compile_cfg, "weights": [k for k in arrays if not k.startswith(_OPT_PREFIX)],
+              "optimizer_arrays": len(state)}
+    _write_archive(path, header, arrays)
+
+
+def _loss_from_config(cfg, custom_objects, path):
+    if not cfg.get("custom"):
+        return losses.deserialize(cfg)
+    obj = (custom_objects or {}).get(cfg["class_name"])
+    if obj is None:
+        raise LoadError(
+            f"load_model: {path!r} was compiled with the custom loss {cfg['class_name']!r}, "
+            "which minnn cannot rebuild on its own. Pass "
+            f"custom_objects={{'{cfg['class_name']}': {cfg['class_name']}}}, or load with "
+            "compile=False and call compile() yourself."
+        )
+    return obj if isinstance(obj, losses.Loss) else obj()
+
+
+def _optimizer_from_config(cfg, custom_objects, path):
+    known = {"SGD": optimizers.SGD, "Adam": optimizers.Adam}
+    cls = (custom_objects or {}).get(cfg["class_name"]) or known.get(cfg["class_name"])
+    if cls is None:
+        raise LoadError(
+            f"load_model: {path!r} uses the optimizer {cfg['class_name']!r}, which minnn does "
+            f"not know. Pass custom_objects={{'{cfg['class_name']}': cls}} or compile=False."
+        )
+    opt = cls(**cfg["config"])
+    opt.iterations = int(cfg["iterations"])
+    return opt
+
+
+def load_model(path, custom_objects=None, compile=True):
+    """Rebuild the model saved by ``model.save(path)``: same graph, weights, loss and
+    optimiser state. ``compile=False`` skips the loss and optimiser."""
+    what = "load_model"
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise TypeError(f"custom_objects must be a dict of name -> class, received {custom_objects!r}.")
+    if not isinstance(compile, bool):
+        raise TypeError(f"compile must be True or False, received compile={compile!r}.")
+    header, arrays = _read_archive(path, what)
+    if header["format"] != "minnn.model":
+        hint = (" It holds weights only: rebuild the model in code and call "
+                "model.load_weights(path)." if header["format"] == "minnn.weights" else "")
+        raise LoadError(
+            f"{what}: {path!r} holds {header['format']!r}; expected a model saved with "
+            f"model.save(path).{hint}"
+        )
+    # Building layers draws initial weights from minnn's generator; those draws are
+    # thrown away, so put the generator back as it was.
+    rng_state = utils.get_rng().bit_generator.state
+    try:
+        model = model_from_config(header["config"], custom_objects)
+    except LoadError as e:
+        raise LoadError(f"{what}: {path!r}: {e}") from None
+    except Exception as e:
+        raise LoadError(f"{what}: {path!r} holds an architecture minnn cannot rebuild "
+                        f"({type(e).__name__}: {e}).") from None
+    finally:
+        utils.get_rng().bit_generator.state = rng_state
+    weights = {k: arrays[k] for k in header.get("weights", []) if k in arrays}
+    weights |= {k: a for k, a in arrays.items() if not k.startswith(_OPT_PREFIX)}
+    _assign(_check_weights(model, weights, path, what))
+    cc = header.get("compile")
+    if compile and cc is not None:
+        try:
+            _compile_from_config(model, cc, arrays, header, custom_objects, path)
+        except LoadError:
+            raise
+        except Exception as e:
+            raise LoadError(f"{what}: {path!r} holds a loss or optimizer minnn cannot restore "
+                            f"({type(e).__name__}: {e}). Load with compile=False to skip them."
+                            ) from None
+    return model
+
+
+def _compile_from_config(model, cc, arrays, header, custom_objects, path):
+    """Compile ``model`` with the saved loss and optimiser, and give the optimiser its state."""
+    what = "load_model"
+    loss_fns = [_loss_from_config(c, custom_objects, path) for c in cc["loss"]]
+    opt = _optimizer_from_config(cc["optimizer"], custom_objects, path)
+    loss = dict(zip(model.output_names, loss_fns)) if len(loss_fns) > 1 else loss_fns[0]
+    model.compile(optimizer=opt, loss=loss)
+    n = int(header.get("optimizer_arrays", 0))
+    state = [arrays.get(f"{_OPT_PREFIX}{i}") for i in range(n)]
+    if any(a is None for a in state):
+        raise LoadError(f"{what}: {path!r} is missing optimizer state arrays.")
+    if state:
+        model._ensure_flat()
+        expected = [p.shape for p in model._param_flats]
+        if [a.shape for a in state] != expected * (len(state) // max(1, len(expected))):
+            raise LoadError(
+                f"{what}: {path!r} holds optimizer state of shapes {[a.shape for a in state]}, "
+                f"which does not fit the model's parameters {expected}."
+            )
+        opt.set_state([a.astype(model._flat.dtype, copy=False) for a in state])
