@@ -21,6 +21,14 @@ Run it from anywhere:
     python lessons/02_linear_autoencoder_is_pca.py --quick    # fewer tables, for tests
     python lessons/02_linear_autoencoder_is_pca.py --out DIR  # where to save the figures
 
+What to look for (seed 0): both linear autoencoders end within a hundredth of
+a degree of PCA's subspace, with PCA's error to five digits. The 10-D
+decoder's three vectors have lengths 0.7 to 1.7 and lie 17° to 83° from PCA's
+axes, yet a QR and a 3×3 ``eigh`` turn them into those axes. The same 500
+steps that reach 0.003° on centred data stay about 60° away when the data sit
+20 units from the origin. Lesson 1's ReLU autoencoder reaches 0.40× PCA's
+error on the two clusters; no linear one can beat 1.00×.
+
 The tutorial's own "too simple" PCA class, and its two bugs, are the subject of
 the companion exercise ``lessons/02b_spot_the_pca_bugs.py``.
 """
@@ -116,12 +124,14 @@ class SubspaceTracker(Callback):
     ``angles[t]``: the largest principal angle (degrees) between the decoder's
     subspace and PCA's top-k subspace after t steps; ``errors[t]``: the model's
     reconstruction error on the whole data set then. t = 0 is the initial model.
+    ``pca_error``: PCA-k's reconstruction error on the same data, the floor.
     """
 
     def __init__(self, X, pca, decoder):
         super().__init__()
         self.X, self.decoder = X, decoder
         self.pca_basis = pca.components_.T            # (D, k), columns = PCA's axes
+        self.pca_error = mse(X, pca.inverse_transform(pca.transform(X)))   # the target
         self.steps, self.angles, self.errors = [], [], []
 
     def _measure(self):
@@ -149,12 +159,7 @@ def train_and_track(X, k, epochs, learning_rate, hidden=None, seed=0, name="line
     model.compile(optimizer=minnn.optimizers.Adam(learning_rate=learning_rate), loss="mse")
     tracker = SubspaceTracker(X, pca, decoder)
     model.fit(X, X, epochs=epochs, batch_size=len(X), verbose=0, callbacks=[tracker])
-    tracker.pca_error = pca_error(pca, X)
     return model, encoder, decoder, pca, tracker
-
-
-def pca_error(pca, X):
-    return mse(X, pca.inverse_transform(pca.transform(X)))
 
 
 def report_fit(title, tracker, quick):
