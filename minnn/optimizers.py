@@ -55,14 +55,76 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """θ ← θ − lr · g."""
+    """Stochastic gradient descent, with Keras's optional momentum.
 
-    def __init__(self, learning_rate=0.01):
+    momentum = 0:   θ ← θ − lr · g
+    momentum > 0:   v ← momentum · v − lr · g;   θ ← θ + v
+    nesterov=True:  v as above;                   θ ← θ + momentum · v − lr · g
+
+    The velocity v starts at 0 and is the optimiser's only state.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) \
+                or not math.isfinite(momentum) or not 0.0 <= momentum <= 1.0:
+            raise ValueError(
+                f"Invalid momentum: received momentum={momentum!r}, expected a number in [0, 1]."
+            )
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov must be True or False, received nesterov={nesterov!r}.")
+        self.momentum = float(momentum)
+        self.nesterov = nesterov
+        self._v = self._tmp = None
+
+    def _build(self, params):
+        self._v = [np.zeros_like(p) for p in params]
+        self._tmp = [np.empty_like(p) for p in params]
 
     def _update(self, params, grads):
-        for p, g in zip(params, grads):
-            p -= self.learning_rate * g  # in place: a wrongly shaped g raises, never broadcasts p
+        if self.momentum == 0:
+            for p, g in zip(params, grads):
+                p -= self.learning_rate * g  # in place: a wrongly shaped g raises, never broadcasts p
+            return
+        if self._v is None or [v.shape for v in self._v] != [p.shape for p in params]:
+            if self.iterations and self._v is not None:
+                raise ValueError(
+                    "This SGD instance already holds velocities for parameters of shapes "
+                    f"{[v.shape for v in self._v]}, but was given {[p.shape for p in params]}. "
+                    "Use a new optimizer for a different model."
+                )
+            self._build(params)
+        for p, g, v, tmp in zip(params, grads, self._v, self._tmp):
+            np.multiply(g, self.learning_rate, out=tmp)
+            v *= self.momentum
+            v -= tmp                          # v ← momentum·v − lr·g
+            if self.nesterov:
+                tmp *= -1
+                tmp += self.momentum * v
+                p += tmp                      # θ ← θ + momentum·v − lr·g
+            else:
+                p += v                        # θ ← θ + v
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "momentum": self.momentum,
+                "nesterov": self.nesterov}
+
+    def _state_arrays(self):
+        # The live velocities (not copies), for StepGuard's snapshot.
+        return [] if self._v is None else list(self._v)
+
+    def get_state(self):
+        return [] if self._v is None else [v.copy() for v in self._v]
+
+    def set_state(self, arrays):
+        if not arrays:
+            self._v = self._tmp = None
+            return
+        if self.momentum == 0:
+            raise ValueError(f"SGD without momentum keeps no state, received {len(arrays)} arrays.")
+        self._build(arrays)
+        for dst, src in zip(self._v, arrays):
+            dst[...] = src
 
 
 class Adam(Optimizer):

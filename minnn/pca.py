@@ -61,7 +61,8 @@ class PCA:
     def fit(self, X, y=None):
         X = self._as_data(X)
         n, d = X.shape
-        k = d if self.n_components is None else self.n_components
+        # None keeps every component there can be: min(N, D), as scikit-learn does.
+        k = min(n, d) if self.n_components is None else self.n_components
         if k > min(n, d):
             raise ValueError(
                 f"n_components={k} must be between 1 and min(n_samples, n_features)="
