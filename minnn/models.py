@@ -206,7 +206,7 @@ class Model(Trainer, Layer):
         """Write the weights to the .npz file ``filepath``, keyed like 'encoder/dense/kernel'."""
         saving.save_weights(self, filepath)
 
-    def load_weights(self, filepath, by_name=True):
+    def load_weights(self, filepath, by_name=None):
         """Read weights written by ``save_weights`` (or ``save``); all-or-nothing."""
         saving.load_weights(self, filepath, by_name=by_name)
 

@@ -267,15 +267,19 @@ def save_weights(model, path):
     _write_archive(path, header, arrays)
 
 
-def load_weights(model, path, by_name=True):
+def load_weights(model, path, by_name=None):
     """Read weights saved by ``save_weights`` (or ``save``) into ``model``.
 
     by_name=True matches keys such as 'encoder/dense/kernel' to the model's layer
     names; by_name=False matches the file's weights to the model's by position.
+    The default, None, matches by name when every name matches, and otherwise by
+    position when the file holds exactly as many weights, of the same shapes in
+    the same order: so the same architecture rebuilt in a new session, whose
+    automatic names (dense_6, ...) differ, loads as it does in Keras.
     Everything is checked first; on any mismatch the model is left unchanged.
     """
-    if not isinstance(by_name, bool):
-        raise TypeError(f"by_name must be True or False, received by_name={by_name!r}.")
+    if by_name is not None and not isinstance(by_name, bool):
+        raise TypeError(f"by_name must be None, True or False, received by_name={by_name!r}.")
     what = "load_weights"
     header, arrays = _read_archive(path, what)
     if header["format"] not in ("minnn.weights", "minnn.model"):
@@ -285,6 +289,11 @@ def load_weights(model, path, by_name=True):
         weights = {k: weights[k] for k in header.get("keys", weights) if k in weights} | weights
     else:
         weights = {k: weights[k] for k in header.get("weights", weights) if k in weights} | weights
+    if by_name is None:
+        pairs = weight_keys(model)
+        by_name = set(weights) == {k for k, _ in pairs} or not (
+            len(weights) == len(pairs)
+            and all(a.shape == w.shape for a, (_, w) in zip(weights.values(), pairs)))
     _assign(_check_weights(model, weights, path, what, by_name))
 
 
