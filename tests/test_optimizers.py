@@ -130,7 +130,7 @@ class AdamWithoutBiasCorrection(optimizers.Adam):
 
 
 def test_negative_control_adam_without_bias_correction_fails_the_hand_values():
-    # Without the correction, step 1 is lr·0.05/0.0158 ≈ 0.32·lr instead of ≈ lr.
+    # Without the correction, step 1 is lr·0.05/0.0158 ≈ 3.2·lr instead of ≈ lr.
     with pytest.raises(AssertionError):
         first_two_steps_by_hand(AdamWithoutBiasCorrection)
     with pytest.raises(AssertionError):
