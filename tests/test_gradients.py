@@ -511,3 +511,20 @@ def test_planted_mse_without_factor_two_is_caught(seed, n, m):
     numeric = numerical_gradient(lambda: loss.forward(y_true, y_pred), y_pred, H)
     # analytic = numeric / 2, so the error is exactly 1/3 up to round-off
     assert array_error(loss.backward(y_true, y_pred), numeric) == pytest.approx(1 / 3, abs=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# The checker itself
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("layout", ["C", "F", "transposed", "strided"])
+def test_numerical_gradient_works_for_any_memory_layout(layout):
+    """Regression: a transposed (Fortran-ordered) x used to be perturbed through a copy,
+    so its numerical gradient came out as zeros and check_layer called a right dx 'wrong'."""
+    rng = np.random.default_rng(12)
+    base = rng.standard_normal((4, 6))
+    x = {"C": base[:, :3].copy(), "F": np.asfortranarray(base[:, :3]),
+         "transposed": base.T.copy().T[:, :3], "strided": base[:, ::2]}[layout]
+    grad = numerical_gradient(lambda: float(np.sum(x ** 3)), x, H)
+    assert array_error(grad, 3 * x ** 2) < GOOD  # x³: central differences are off by h² only
+    layer = dense_f64(2, 3, rng)
+    assert max(check_layer(layer, x, rng).values()) < 1e-6
