@@ -271,7 +271,20 @@ def two_outputs_f64(rng, d=3, h=4):
     return model
 
 
+def model_used_twice_f64(rng, d=3, m=2):
+    """A nested Model applied twice in sequence, and one tensor added to itself."""
+    inner_in = Input(shape=(d,), dtype=F64)
+    inner = Model(inner_in, Dense(d, activation="relu", dtype=F64)(
+        Dense(4, activation="relu", dtype=F64)(inner_in)))
+    inp = Input(shape=(d,), dtype=F64)
+    t = inner(inner(inp))
+    model = Model(inp, Dense(m, dtype=F64)(Add(dtype=F64)([t, t])))
+    randomize(model, rng)
+    return model
+
+
 MODELS = {
+    "model_used_twice": lambda rng: (model_used_twice_f64(rng), 3),
     "tutorial_ae": lambda rng: (tutorial_f64(rng), 2),
     "layer_used_twice": lambda rng: (layer_used_twice_f64(rng)[0], 3),
     "shared_across_branches": lambda rng: (shared_across_branches_f64(rng), 3),
