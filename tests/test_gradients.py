@@ -28,10 +28,11 @@ We judge each gradient array as a whole, by
   dividing by h magnifies it. No numerical check can resolve a difference
   below R. It matters only for a nearly dead ReLU network, whose gradient is
   itself tiny (hypothesis found one with max|dx| ≈ 1e-5, where the raw ratio
-  was 7e-7); for the usual draw R is about 1e-9 of the gradient's scale.
+  was 7e-7); for a typical draw R is about 6e-9 of the gradient's scale.
 
-Bands (stated, measured): a correct backward gives err = 0 on almost every
-draw, and the raw ratio without R is below 1e-8 on all but degenerate draws.
+Bands (stated, measured): a correct backward gives err = 0 on 1767 of 1772
+arrays checked (the rest below 1e-11), and the raw ratio without R is below
+1.3e-8 on all but the nearly dead draws.
 We assert err < ``GOOD`` = 1e-7. A planted bug must give err > ``CAUGHT`` =
 1e-4, a thousand times the band; most give 1/3 or more (a bias gradient taken
 from the first row only can land near 1e-2 when the other rows nearly cancel).
