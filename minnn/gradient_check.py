@@ -43,15 +43,16 @@ def numerical_gradient(f, x, h=1e-6):
     if x.dtype != np.float64:
         raise TypeError(f"Gradient checks need float64 arrays, received dtype={x.dtype}.")
     grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
+    # Index x itself: x.reshape(-1) would be a silent copy for a transposed or
+    # Fortran-ordered x, and perturbing a copy gives a gradient of zeros.
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
         plus = f()
-        flat[i] = old - h
+        x[i] = old - h
         minus = f()
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * h)
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
     return grad
 
 
