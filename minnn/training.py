@@ -159,8 +159,8 @@ class Trainer:
     def _require_compiled(self):
         if not self.compiled:
             raise NotCompiledError(
-                "You must call `compile()` before using the model: model "
-                f"'{self.name}' has compiled=False (no optimizer, no loss). Call for example "
+                "You must call `compile()` before using the model. Model "
+                f"'{self.name}' has compiled=False (no optimizer, no loss): call for example "
                 "model.compile(optimizer='adam', loss='mse')."
             )
 
