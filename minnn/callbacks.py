@@ -69,7 +69,7 @@ class History(Callback):
 class CallbackList:
     """Calls a hook on every callback in turn."""
 
-    def __init__(self, callbacks, model, params):
+    def __init__(self, callbacks, model, params, history=None):
         if callbacks is None:
             callbacks = []
         if not isinstance(callbacks, (list, tuple)):
@@ -83,7 +83,8 @@ class CallbackList:
                     f"Every callback must be an instance of minnn.callbacks.Callback, "
                     f"received {cb!r}."
                 )
-        self.callbacks = list(callbacks)
+        # fit's History comes first, so an epoch is recorded before any user callback runs.
+        self.callbacks = ([history] if history is not None else []) + list(callbacks)
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)

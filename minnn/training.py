@@ -335,8 +335,8 @@ class Trainer:
         steps = -(-n // batch_size)  # ceil: the last, partial batch is kept
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
-            [history] + list(callbacks or []), self,
-            {"epochs": epochs, "steps": steps, "verbose": verbose})
+            callbacks, self,
+            {"epochs": epochs, "steps": steps, "verbose": verbose}, history=history)
         self.history = history
         self.stop_training = False
         rng = utils.get_rng()

@@ -187,6 +187,8 @@ CASES = [
     ("verbose", lambda m, d: m.fit(d, d, verbose=7), ValueError, "verbose=7"),
     ("shuffle", lambda m, d: m.fit(d, d, shuffle="yes", verbose=0), TypeError, "shuffle='yes'"),
     ("callbacks", lambda m, d: m.fit(d, d, callbacks=[print], verbose=0), TypeError, "print"),
+    ("callbacks not a list", lambda m, d: m.fit(d, d, callbacks=minnn.callbacks.History(), verbose=0),
+     TypeError, "History"),
     # set_weights
     ("set_weights count", lambda m, d: m.set_weights(m.get_weights()[:3]), ValueError, "length 3"),
     ("set_weights shape", lambda m, d: m.set_weights([np.zeros((3, 3))] + m.get_weights()[1:]),
