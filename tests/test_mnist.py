@@ -371,7 +371,8 @@ def test_interrupted_download_is_completed(server, empty_cache, monkeypatch, cap
         (empty_cache / (name + ".gz")).write_bytes((root / (name + ".gz")).read_bytes())
     # Without download, a partial cache is not an error: the bundled subset is used.
     assert mnist.load_data()[0][0].shape == (4000, 28, 28)
-    assert "bundled" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "bundled" in out and "holds only some of the four files" in out
     assert_same(mnist.load_data(download=True, mirror=base), arrays)
     assert sorted(requests) == sorted("/" + n + ".gz" for n in NAMES[2:])
 
@@ -402,6 +403,16 @@ def test_download_failure_everywhere_raises_and_leaves_nothing(server, empty_cac
 def test_download_rejects_non_http_urls(tmp_path):
     with pytest.raises(ValueError, match="file:///etc/passwd"):
         mnist._download("file:///etc/passwd", tmp_path / "x", "0" * 64)
+
+
+def test_bad_arguments_are_rejected_before_anything_happens(empty_cache, no_network):
+    with pytest.raises(TypeError, match="download='yes'"):
+        mnist.load_data(download="yes")
+    with pytest.raises(ValueError, match="mirror='ftp://x/'"):
+        mnist.load_data(mirror="ftp://x/")
+    with pytest.raises(TypeError, match="path=3"):
+        mnist.load_data(path=3)
+    assert not empty_cache.exists()
 
 
 def test_published_checksum_table_is_complete():

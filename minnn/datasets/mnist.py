@@ -70,7 +70,16 @@ def load_data(path=None, download=None, mirror=None):
     the environment variable ``MINNN_DOWNLOAD``. mirror: base URL to download from
     (default: ``MINNN_MNIST_MIRROR``, else the standard mirrors, in turn).
     """
+    if download is not None and not isinstance(download, bool):
+        raise TypeError(f"Invalid download: received download={download!r}, expected True, False "
+                        "or None (None reads the MINNN_DOWNLOAD environment variable).")
+    if mirror is not None and not (isinstance(mirror, str) and mirror.startswith(("http://", "https://"))):
+        raise ValueError(f"Invalid mirror: received mirror={mirror!r}, expected a base URL "
+                         "starting with http:// or https://.")
     if path is not None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"Invalid path: received path={path!r} of type {type(path).__name__}, "
+                            "expected a folder or .npz file name (str or pathlib.Path).")
         data, source = _load_path(pathlib.Path(os.fspath(path)).expanduser())
         print(f"MNIST: read {source}.")
         return data
@@ -97,9 +106,11 @@ def load_data(path=None, download=None, mirror=None):
         return data
 
     data = _load_npz(BUNDLED)
+    partial = any(f is not None for f in _idx_files(cache).values()) if cache.is_dir() else False
     print(f"MNIST: using the subset bundled with minnn ({len(data[0][0])} training and "
           f"{len(data[1][0])} test images, 500 per digit); for the full MNIST, pass "
-          "path=... or download=True.")
+          "path=... or download=True"
+          + (f" (the cache {cache} holds only some of the four files)." if partial else "."))
     return data
 
 
