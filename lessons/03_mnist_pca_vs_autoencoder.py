@@ -205,14 +205,18 @@ def summarize(table, variant, epochs):
                      f"loses with a larger one (k = {large['k']}), as short training on a few "
                      "thousand images leads one to expect.")
     elif not losses:
-        lines.append(f"So here the autoencoder wins at every code size tried, up to k = {large['k']}.")
+        caught = large["ae_caught_up_at_epoch"]
+        lines.append(f"So here the autoencoder wins at every code size tried, up to k = {large['k']}; "
+                     f"but at k = {large['k']} it needed {caught} of the {epochs} epochs to get there, "
+                     f"so a training stopped before epoch {caught} would have left PCA ahead.")
     elif not wins:
         lines.append("So here PCA wins at every code size tried: the autoencoder needs more training.")
     main_row = next(r for r in table if r["k"] == variant["k"])
     change = "higher" if variant["ae"] > main_row["ae"] else "lower"
+    verdict = ("it still beats PCA's" if variant["winner"] == "autoencoder" else "it loses to PCA's")
     lines.append(f"With a linear output and MSE loss instead of sigmoid and binary crossentropy, "
                  f"the autoencoder's test error at k = {variant['k']} is {variant['ae']:.5f}, "
-                 f"{change} than {main_row['ae']:.5f}, and the winner there is {variant['winner']}.")
+                 f"{change} than {main_row['ae']:.5f}; {verdict} {variant['pca']:.5f}.")
     for row in table:
         if row["winner"] == "PCA":
             lines.append(f"At k = {row['k']}, the autoencoder's test error never fell below PCA's "

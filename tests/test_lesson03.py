@@ -131,7 +131,11 @@ def test_every_claim_agrees_with_the_numbers(run):
         assert all((table[k]["ratio"] < 1) == (match.group(4) == "lower") for k in ks)
     variant = record["variant"]
     assert variant["winner"] == ("autoencoder" if variant["ae"] < variant["pca"] else "PCA")
-    assert f"is {variant['ae']:.5f}" in text and f"the winner there is {variant['winner']}" in text
+    verdict = "it still beats PCA's" if variant["ae"] < variant["pca"] else "it loses to PCA's"
+    assert f"is {variant['ae']:.5f}" in text and f"{verdict} {variant['pca']:.5f}." in text
+    if not losses:
+        caught = table[max(table)]["ae_caught_up_at_epoch"]
+        assert f"it needed {caught} of the {record['epochs']} epochs" in text
 
 
 def test_the_claim_checker_catches_a_false_claim(run):
@@ -151,3 +155,36 @@ def test_figures_are_real_pictures(run):
         image = matplotlib.image.imread(fig_dir / name)
         assert image.shape[0] > 200 and image.shape[1] > 300, name
         assert image[..., :3].std() > 0.05, f"{name} looks blank"
+
+
+def _lesson_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("lesson03", LESSON)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("ae32, expected, percent", [
+    # 1 − 0.045/0.055 = 18 %, 1 − 0.015/0.017 = 12 %, 0.020/0.017 − 1 = 18 %.
+    (0.0150, "wins at every code size tried, up to k = 32; but at k = 32 it needed 7 of the 9 epochs",
+     "k = 2, 32: its test error is 12–18 % lower."),
+    (0.0200, "wins with a tiny code (k = 2) and loses with a larger one (k = 32)",
+     "k = 2: its test error is 18 % lower."),
+])
+def test_summary_sentences_follow_the_numbers(ae32, expected, percent):
+    """The text's branches, on made-up tables: the sentence chosen depends on the numbers."""
+    summarize = _lesson_module().summarize
+
+    def row(k, pca, ae, caught):
+        return {"k": k, "pca": pca, "ae": ae, "ratio": ae / pca,
+                "winner": "autoencoder" if ae < pca else "PCA", "ae_caught_up_at_epoch": caught}
+
+    table = [row(2, 0.055, 0.045, 3), row(32, 0.017, ae32, 7 if ae32 < 0.017 else None)]
+    variant = {"k": 32, "pca": 0.017, "ae": 0.018, "ratio": 0.018 / 0.017, "winner": "PCA"}
+    text = "\n".join(summarize(table, variant, 9))
+    assert expected in text
+    assert percent in text
+    assert "it loses to PCA's 0.01700." in text
+    all_pca = [row(2, 0.055, 0.06, None), row(32, 0.017, 0.02, None)]
+    assert "PCA wins at every code size tried" in "\n".join(summarize(all_pca, variant, 9))
