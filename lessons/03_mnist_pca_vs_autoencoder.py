@@ -11,6 +11,7 @@ with minnn, 4000 to train and 1000 to test):
     python lessons/03_mnist_pca_vs_autoencoder.py             # full lesson, about a minute
     python lessons/03_mnist_pca_vs_autoencoder.py --quick     # k = 2 and 32, few epochs, for tests
     python lessons/03_mnist_pca_vs_autoencoder.py --data DIR  # your own MNIST (IDX files or mnist.npz)
+    python lessons/03_mnist_pca_vs_autoencoder.py --data DIR --epochs 5   # full MNIST: 15x the images
     python lessons/03_mnist_pca_vs_autoencoder.py --out DIR   # where the figures go
 
 What to look for. PCA gives the best *linear* k-dimensional code: no linear

@@ -87,6 +87,15 @@ def test_folder_with_dotted_names(tmp_path, empty_cache, no_network):
     assert_same(mnist.load_data(path=str(write_idx_folder(tmp_path / "d", arrays, names=dotted))), arrays)
 
 
+def test_naming_one_idx_file_reads_its_folder(tmp_path, empty_cache, no_network):
+    arrays = small_mnist(11)
+    folder = write_idx_folder(tmp_path / "m", arrays)
+    assert_same(mnist.load_data(path=folder / "t10k-labels-idx1-ubyte.gz"), arrays)
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(ValueError, match="notes.txt"):
+        mnist.load_data(path=tmp_path / "notes.txt")
+
+
 def test_npz_file(tmp_path, empty_cache, no_network, capsys):
     arrays = small_mnist(2)
     np.savez(tmp_path / "mnist.npz", **arrays)
@@ -282,6 +291,7 @@ def test_download_verifies_and_writes_atomically(server, tmp_path):
     dest = tmp_path / "cache" / "good.gz"
     assert mnist._download(base + "good.gz", dest, sha256(blob)) == dest
     assert dest.read_bytes() == blob
+    assert dest.stat().st_mode & 0o444 == 0o444          # readable, like any data file
     assert sorted(p.name for p in dest.parent.iterdir()) == ["good.gz"]   # no temp file left
 
 

@@ -136,6 +136,8 @@ def _load_path(path):
     if path.is_file():
         if path.suffix == ".npz":
             return _load_npz(path), f"{path}"
+        if any(c.name == path.name for c in _candidates(path.parent)):
+            return _load_path(path.parent)  # one of the four IDX files: read its folder
         raise ValueError(
             f"Cannot read MNIST from path={str(path)!r}: expected a folder holding the four "
             "IDX files, or an .npz file with keys x_train, y_train, x_test, y_test."
@@ -169,12 +171,16 @@ def _find_in_folder(folder, partial_ok=False):
 def _idx_files(folder):
     """{key: the path of that IDX file in folder, or None}. Accepts 'name.gz', 'name', and
     the dotted spelling 'train-images.idx3-ubyte' some copies use."""
-    found = {}
-    for key, name in FILES.items():
+    return {key: next((c for c in _candidates(folder, key) if c.is_file()), None) for key in FILES}
+
+
+def _candidates(folder, key=None):
+    """The file names accepted for one of the four files (or for all of them), best first."""
+    names = []
+    for name in ([FILES[key]] if key else FILES.values()):
         dotted = name.replace("-idx", ".idx")
-        candidates = [folder / n for n in (name + ".gz", name, dotted + ".gz", dotted)]
-        found[key] = next((c for c in candidates if c.is_file()), None)
-    return found
+        names += [name + ".gz", name, dotted + ".gz", dotted]
+    return [folder / n for n in names]
 
 
 def _load_idx_folder(folder, files):
@@ -273,6 +279,7 @@ def _download(url, dest, sha256, timeout=60):
                 f"checksum mismatch for {url}: SHA-256 {digest.hexdigest()}, expected {sha256}. "
                 "The file was discarded."
             )
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache file is ordinary data
         os.replace(tmp, dest)
     except BaseException:
         try:
