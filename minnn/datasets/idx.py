@@ -40,7 +40,7 @@ def read_idx(path, ndim=None):
     """
     path = os.fspath(path)
     raw = _read_bytes(path)
-    name = os.path.basename(path)
+    name = path  # messages start with the file's path, as given
 
     if len(raw) < 4:
         what = "is empty" if not raw else f"is only {len(raw)} bytes long"
@@ -91,7 +91,7 @@ def read_idx(path, ndim=None):
 
 def _read_bytes(path):
     """The file's bytes, gunzipped if they start with the gzip magic number."""
-    name = os.path.basename(path)
+    name = path
     with open(path, "rb") as f:
         raw = f.read()
     if raw[:2] == GZIP_MAGIC:
