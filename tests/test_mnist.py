@@ -193,8 +193,9 @@ def test_damaged_cache_is_an_error_not_silently_replaced(empty_cache):
     write_idx_folder(empty_cache, small_mnist())
     blob = (empty_cache / "train-images-idx3-ubyte.gz").read_bytes()
     (empty_cache / "train-images-idx3-ubyte.gz").write_bytes(blob[:100])
-    with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz: the gzip data is damaged"):
+    with pytest.raises(ValueError, match="train-images-idx3-ubyte.gz: the gzip data is damaged") as info:
         mnist.load_data()
+    assert "in the cache folder" in str(info.value) and "delete it" in str(info.value)
 
 
 # --- 4. the bundled subset -------------------------------------------------------------------

@@ -85,7 +85,11 @@ def load_data(path=None, download=None, mirror=None):
         return data
 
     cache = cache_dir()
-    found = _find_in_folder(cache, partial_ok=True)
+    try:
+        found = _find_in_folder(cache, partial_ok=True)
+    except ValueError as e:
+        raise ValueError(f"{e} This file is in the cache folder {cache}: delete it, and "
+                         "load_data(download=True) fetches a verified copy.") from None
     if found is not None:
         data, source = found
         print(f"MNIST: read the cache, {source}.")
