@@ -171,7 +171,7 @@ def _lesson_module():
      "k = 2, 32: its test error is 12–18 % lower."),
     (0.0200, "wins with a tiny code (k = 2) and loses with a larger one (k = 32)",
      "k = 2: its test error is 18 % lower."),
-])
+], ids=["ae-wins-everywhere", "ae-wins-small-k-only"])
 def test_summary_sentences_follow_the_numbers(ae32, expected, percent):
     """The text's branches, on made-up tables: the sentence chosen depends on the numbers."""
     summarize = _lesson_module().summarize
