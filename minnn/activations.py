@@ -51,14 +51,49 @@ class Relu(Activation):
         return da * (a > 0)
 
 
+class Sigmoid(Activation):
+    """σ(z) = 1 / (1 + e^(−z));  σ'(z) = σ(z)(1 − σ(z)) = a(1 − a), from the output a.
+
+    Written so that exp never overflows: with e = e^(−|z|), which lies in (0, 1],
+    σ(z) = 1 / (1 + e) for z ≥ 0 and e / (1 + e) for z < 0 (the same value,
+    rearranged). The naive 1 / (1 + exp(−z)) overflows for z ≈ −90 in float32.
+    """
+
+    name = "sigmoid"
+
+    def forward(self, z):
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+    def backward(self, da, z, a):
+        return da * (a * (1 - a))
+
+
+class Tanh(Activation):
+    """tanh(z) = (e^z − e^(−z)) / (e^z + e^(−z));  tanh'(z) = 1 − tanh²(z) = 1 − a².
+
+    np.tanh is stable for every z (it saturates to ±1 instead of computing inf/inf).
+    """
+
+    name = "tanh"
+
+    def forward(self, z):
+        return np.tanh(z)
+
+    def backward(self, da, z, a):
+        return da * (1 - a * a)
+
+
 linear = Linear()
 relu = Relu()
+sigmoid = Sigmoid()
+tanh = Tanh()
 
-_ACTIVATIONS = {"linear": linear, "relu": relu}
+_ACTIVATIONS = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh}
 
 
 def get(identifier):
-    """None or 'linear' -> identity; 'relu' -> ReLU; an Activation -> itself."""
+    """None or 'linear' -> identity; 'relu', 'sigmoid', 'tanh' -> that; an Activation -> itself."""
     if identifier is None:
         return linear
     if isinstance(identifier, Activation):

@@ -11,6 +11,8 @@ can check that they agree.
 """
 import numpy as np
 
+from . import config
+
 
 class Loss:
     """Base class for losses. Subclasses implement ``forward`` and ``backward``."""
@@ -69,14 +71,65 @@ class MeanSquaredError(Loss):
         return diff
 
 
+def binary_crossentropy(y_true, y_pred):
+    """Per-sample BCE, as Keras: mean(−[y log p + (1 − y) log(1 − p)], axis=-1). (N, M) -> (N,).
+
+    p is y_pred clipped to [ε, 1 − ε] with ε = 1e-7 (``config.epsilon()``), so
+    that log never sees 0: a confident wrong answer costs about −log(1e-7) ≈ 16.1
+    per entry, not inf.
+    """
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    _check_same_shape(y_true, y_pred)
+    eps = config.epsilon()
+    p = np.clip(y_pred, eps, 1 - eps)
+    return np.mean(-(y_true * np.log(p) + (1 - y_true) * np.log(1 - p)), axis=-1)
+
+
+bce = binary_crossentropy
+
+
+class BinaryCrossentropy(Loss):
+    """L = (1 / (N·M)) Σ −[y log p + (1 − y) log(1 − p)], p = clip(ŷ, ε, 1 − ε);
+
+    dL/dŷ = (p − y) / (p (1 − p)) / (N·M) where ε ≤ ŷ ≤ 1 − ε, and 0 where the clip
+    is active (the clip is flat there, so the loss does not change with ŷ).
+    Targets y may be any values in [0, 1], such as pixel intensities.
+    """
+
+    def forward(self, y_true, y_pred):
+        return float(np.mean(binary_crossentropy(y_true, y_pred)))
+
+    def backward(self, y_true, y_pred):
+        _check_same_shape(y_true, y_pred)
+        eps = config.epsilon()
+        p = np.clip(y_pred, eps, 1 - eps)
+        # −y/p + (1 − y)/(1 − p), put over one denominator: (p − y) / (p (1 − p)).
+        grad = (p - y_true) / (p * (1 - p))
+        grad *= (y_pred >= eps) & (y_pred <= 1 - eps)  # the clip's derivative: 1 inside, 0 outside
+        grad /= grad.size
+        return grad
+
+
+def _check_same_shape(y_true, y_pred):
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            "Arguments y_true and y_pred must have the same shape. Received: "
+            f"y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}"
+        )
+
+
 # Functions minnn knows the gradient of, so that `loss=minnn.losses.mean_squared_error`
 # works as in Keras: they map to the Loss class that carries the gradient.
 _BY_NAME = {
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
     "MeanSquaredError": MeanSquaredError,
+    "bce": BinaryCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
+    "BinaryCrossentropy": BinaryCrossentropy,
 }
-_BY_FUNCTION = {mean_squared_error: MeanSquaredError}
+_BY_FUNCTION = {mean_squared_error: MeanSquaredError, binary_crossentropy: BinaryCrossentropy}
 
 
 def get(identifier):

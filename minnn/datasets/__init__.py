@@ -1,4 +1,4 @@
 """Data sets for the lessons: generated ones, and MNIST (see ``mnist``)."""
-from . import two_gaussians
+from . import idx, mnist, two_gaussians
 
-__all__ = ["two_gaussians"]
+__all__ = ["idx", "mnist", "two_gaussians"]
