@@ -55,6 +55,10 @@ def _check_name(name):
 class Layer:
     """Base class. Subclasses set up weights in ``build`` and implement forward/backward."""
 
+    # True if ``backward(dy, need_dx=False)`` works: it then skips computing dx, which
+    # nobody needs for the layer that reads the training data (see Model.backward).
+    can_skip_dx = False
+
     def __init__(self, name=None, dtype=None):
         _check_name(name)
         self.name = name or utils.unique_name(utils.to_snake_case(type(self).__name__))
@@ -267,13 +271,21 @@ class Dense(Layer):
         self.cache = (x, z, y)
         return y
 
-    def backward(self, dy):
-        """dz = dy ⊙ f'(z);  dW += xᵀ·dz;  db += Σₙ dz;  dx = dz·Wᵀ.   dy: (N, M) -> dx: (N, D)."""
+    can_skip_dx = True
+
+    def backward(self, dy, need_dx=True):
+        """dz = dy ⊙ f'(z);  dW += xᵀ·dz;  db += Σₙ dz;  dx = dz·Wᵀ.   dy: (N, M) -> dx: (N, D).
+
+        With need_dx=False, dx is not computed and None is returned: fit asks for
+        that on the first layer, whose x is the data (a (N, M)·(M, D) product saved).
+        """
         x, z, y = self.cache
         dz = self.activation.backward(dy, z, y)
         self.kernel.grad += x.T @ dz
         if self.bias is not None:
             self.bias.grad += dz.sum(axis=0)  # the bias touched every row: sum over the batch
+        if not need_dx:
+            return None
         return dz @ self.kernel.value.T
 
     def get_config(self):

@@ -82,6 +82,9 @@ class Model(Trainer, Layer):
                           len(node.inputs) > 1 or isinstance(node.layer._input_shape, list),
                           len(node.outputs) > 1 or getattr(node.layer, "_multi_out", False)))
         self._steps = steps
+        # Steps that read only the model's own inputs: when the caller needs no dL/dx
+        # (fit's training step), their backward may skip computing it.
+        self._reads_only_inputs = [all(i < len(ins) for i in step[1]) for step in steps]
         self._n_slots = len(slot)
         self._out_slots = [slot[id(t)] for t in outs]
         self.built = True
@@ -113,14 +116,20 @@ class Model(Trainer, Layer):
             return [vals[i] for i in self._out_slots]
         return vals[self._out_slots[0]]
 
-    def backward(self, dy):
+    can_skip_dx = True
+
+    def backward(self, dy, need_dx=True):
         """Run the steps in reverse; gradients of a tensor used twice are summed.
-        dy: (N, M) (or a list) -> dx: (N, D) (or a list)."""
+        dy: (N, M) (or a list) -> dx: (N, D) (or a list).
+
+        need_dx=False: the caller wants only the weight gradients (fit does), so
+        layers that read the model's inputs skip dx, and None is returned for it.
+        """
         grads = [None] * self._n_slots
         for i, g in zip(self._out_slots, dy if self._multi_out else [dy]):
             _accumulate(grads, i, g)
-        for (layer, ins, outs, multi_in, multi_out), cache in zip(reversed(self._steps),
-                                                                  reversed(self.cache)):
+        for (layer, ins, outs, multi_in, multi_out), cache, reads_input in zip(
+                reversed(self._steps), reversed(self.cache), reversed(self._reads_only_inputs)):
             if multi_out:
                 g = [grads[i] for i in outs]
                 if all(gi is None for gi in g):
@@ -130,6 +139,9 @@ class Model(Trainer, Layer):
                 if g is None:  # this tensor does not reach the loss
                     continue
             layer.cache = cache
+            if reads_input and not need_dx and layer.can_skip_dx:
+                layer.backward(g, need_dx=False)
+                continue
             dx = layer.backward(g)
             if multi_in:
                 for i, d in zip(ins, dx):

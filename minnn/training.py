@@ -108,6 +108,23 @@ def _check_batch_size(batch_size):
     return int(batch_size)
 
 
+def _same_data(a, b):
+    """True if a and b show the same elements: the same array, or equal views of one buffer."""
+    return a is b or (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+                      and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def _permuted(xs, ys, perm):
+    """The rows of every x and y in the order ``perm``. A target that is an input
+    (an autoencoder's) is permuted once and shared, not copied a second time."""
+    ex = [a[perm] for a in xs]
+    ey = []
+    for b in ys:
+        match = [e for a, e in zip(xs, ex) if _same_data(a, b)]
+        ey.append(match[0] if match else b[perm])
+    return ex, ey
+
+
 class Trainer:
     """compile / fit / evaluate / predict / train_on_batch for a Model."""
 
@@ -243,7 +260,7 @@ class Trainer:
         if not math.isfinite(loss):
             raise TrainingDiverged(loss)
         self._grad_flat.fill(0)
-        self.backward(dy)
+        self.backward(dy, need_dx=False)  # dL/dx of the data is never used: skip it
         self.optimizer.apply(self._param_flats, self._grad_flats)
         return loss
 
@@ -306,8 +323,9 @@ class Trainer:
             cbs.on_epoch_begin(epoch)
             if shuffle:
                 # One permuted copy per epoch; the batches below are views into it.
+                ex = ey = None  # drop last epoch's copy first, so only one is ever alive
                 perm = rng.permutation(n)
-                ex, ey = [a[perm] for a in xs], [a[perm] for a in ys]
+                ex, ey = _permuted(xs, ys, perm)
             else:
                 ex, ey = xs, ys
             bar = progress.Progbar(steps, verbose)
