@@ -100,11 +100,14 @@ class FusedMLP:
         """Epochs of shuffled mini-batches; returns the per-epoch mean losses (as Keras logs)."""
         n = len(x)
         same = y is x
+        ex = np.empty_like(x)                   # one shuffled copy, refilled every epoch
+        ey = ex if same else np.empty_like(y)
         history = []
         for _ in range(epochs):
             perm = rng.permutation(n)
-            ex = x[perm]
-            ey = ex if same else y[perm]
+            np.take(x, perm, axis=0, out=ex, mode="clip")
+            if not same:
+                np.take(y, perm, axis=0, out=ey, mode="clip")
             total = 0.0
             for lo in range(0, n, batch_size):
                 hi = min(n, lo + batch_size)

@@ -114,15 +114,29 @@ def _same_data(a, b):
                       and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
 
 
-def _permuted(xs, ys, perm):
-    """The rows of every x and y in the order ``perm``. A target that is an input
-    (an autoencoder's) is permuted once and shared, not copied a second time."""
-    ex = [a[perm] for a in xs]
+def _permuted(xs, ys, perm, buffers):
+    """The rows of every x and y in the order ``perm``, written into ``buffers``.
+
+    ``buffers`` holds one array per x and y, made in the first epoch and refilled
+    in every later one: only one shuffled copy of the data ever exists, and the
+    memory is not fetched from the system again each epoch, which for a large data
+    set costs more than the copy itself. A target that is an input (an
+    autoencoder's) shares the input's copy instead of making a second one.
+    """
+    ex = [_take_rows(a, perm, buffers, ("x", i)) for i, a in enumerate(xs)]
     ey = []
-    for b in ys:
+    for j, b in enumerate(ys):
         match = [e for a, e in zip(xs, ex) if _same_data(a, b)]
-        ey.append(match[0] if match else b[perm])
+        ey.append(match[0] if match else _take_rows(b, perm, buffers, ("y", j)))
     return ex, ey
+
+
+def _take_rows(a, perm, buffers, key):
+    if key not in buffers:
+        buffers[key] = np.empty_like(a)
+    # mode="clip" lets take write straight into `out` (mode="raise" first makes a
+    # full temporary copy); every index in perm is valid, so nothing is clipped.
+    return np.take(a, perm, axis=0, out=buffers[key], mode="clip")
 
 
 class Trainer:
@@ -316,6 +330,7 @@ class Trainer:
         self.history = history
         self.stop_training = False
         rng = utils.get_rng()
+        shuffled = {}  # the buffers each epoch's shuffled copy is written into
         cbs.on_train_begin()
         for epoch in range(epochs):
             if verbose and epochs > 1:
@@ -323,9 +338,8 @@ class Trainer:
             cbs.on_epoch_begin(epoch)
             if shuffle:
                 # One permuted copy per epoch; the batches below are views into it.
-                ex = ey = None  # drop last epoch's copy first, so only one is ever alive
                 perm = rng.permutation(n)
-                ex, ey = _permuted(xs, ys, perm)
+                ex, ey = _permuted(xs, ys, perm, shuffled)
             else:
                 ex, ey = xs, ys
             bar = progress.Progbar(steps, verbose)
