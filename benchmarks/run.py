@@ -409,6 +409,8 @@ def format_report(info, results):
         blas = ", ".join(f"{b['internal_api']} {b['version']} {b['architecture']} "
                          f"({b['num_threads']} threads)" for b in blas)
     lines.append(f"BLAS: {blas}")
+    lines.append(f"command: {info['command']}   (OPENBLAS_CORETYPE "
+                 f"{'= ' + info['OPENBLAS_CORETYPE'] if info['OPENBLAS_CORETYPE'] else 'unset'})")
     if info["OPENBLAS_CORETYPE"]:
         lines.append(f"WARNING: OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']} is set; matmul may "
                      "be ~5x slow. Rerun with: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...")
@@ -448,6 +450,7 @@ def main(argv=None):
         parser.error(f"unknown cases {unknown} (known: {list(CASES)}) or rounds < 1")
 
     info = machine_info()
+    info["command"] = f"python -m benchmarks {' '.join(sys.argv[1:] if argv is None else argv)}".strip()
     results = {}
     for case in cases:
         print(f"{case} ...", flush=True)
@@ -458,8 +461,8 @@ def main(argv=None):
     out = pathlib.Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w") as f:
-        json.dump({"command": " ".join([os.path.basename(sys.executable)] + sys.argv),
-                   "machine": info, "rounds": args.rounds, "results": results, "table": report},
+        json.dump({"command": info["command"], "machine": info, "rounds": args.rounds,
+                   "results": results, "table": report},
                   f, indent=2, default=str)
     print(f"\nwritten to {out}")
     return results
