@@ -55,10 +55,6 @@ def _check_name(name):
 class Layer:
     """Base class. Subclasses set up weights in ``build`` and implement forward/backward."""
 
-    # True if ``backward(dy, need_dx=False)`` works: it then skips computing dx, which
-    # nobody needs for the layer that reads the training data (see Model.backward).
-    can_skip_dx = False
-
     def __init__(self, name=None, dtype=None):
         _check_name(name)
         self.name = name or utils.unique_name(utils.to_snake_case(type(self).__name__))
@@ -270,8 +266,6 @@ class Dense(Layer):
         y = self.activation.forward(z)
         self.cache = (x, z, y)
         return y
-
-    can_skip_dx = True
 
     def backward(self, dy, need_dx=True):
         """dz = dy ⊙ f'(z);  dW += xᵀ·dz;  db += Σₙ dz;  dx = dz·Wᵀ.   dy: (N, M) -> dx: (N, D).

@@ -7,6 +7,7 @@ that feeds several layers. Because a Model is a Layer, ``decoder(encoder(x))``
 nests models that share their layers, and so their weights.
 """
 import collections
+import inspect
 
 import numpy as np
 
@@ -82,9 +83,10 @@ class Model(Trainer, Layer):
                           len(node.inputs) > 1 or isinstance(node.layer._input_shape, list),
                           len(node.outputs) > 1 or getattr(node.layer, "_multi_out", False)))
         self._steps = steps
-        # Steps that read only the model's own inputs: when the caller needs no dL/dx
-        # (fit's training step), their backward may skip computing it.
-        self._reads_only_inputs = [all(i < len(ins) for i in step[1]) for step in steps]
+        # Steps that read only the model's own inputs, and whose backward can skip dx:
+        # when the caller needs no dL/dx (fit's training step), they are told so.
+        self._reads_only_inputs = [all(i < len(ins) for i in step[1]) and _can_skip_dx(step[0])
+                                   for step in steps]
         self._n_slots = len(slot)
         self._out_slots = [slot[id(t)] for t in outs]
         self.built = True
@@ -116,8 +118,6 @@ class Model(Trainer, Layer):
             return [vals[i] for i in self._out_slots]
         return vals[self._out_slots[0]]
 
-    can_skip_dx = True
-
     def backward(self, dy, need_dx=True):
         """Run the steps in reverse; gradients of a tensor used twice are summed.
         dy: (N, M) (or a list) -> dx: (N, D) (or a list).
@@ -139,7 +139,7 @@ class Model(Trainer, Layer):
                 if g is None:  # this tensor does not reach the loss
                     continue
             layer.cache = cache
-            if reads_input and not need_dx and layer.can_skip_dx:
+            if reads_input and not need_dx:
                 layer.backward(g, need_dx=False)
                 continue
             dx = layer.backward(g)
@@ -211,6 +211,12 @@ class Model(Trainer, Layer):
         raise ValueError(
             f"No such layer: {name!r}. Existing layers are: {[l.name for l in self.layers]}."
         )
+
+
+def _can_skip_dx(layer):
+    # Dense and Model take backward(dy, need_dx=False); a layer written with a plain
+    # backward(dy) (a custom one, or a subclass) is always asked for dx.
+    return "need_dx" in inspect.signature(layer.backward).parameters
 
 
 def _accumulate(grads, i, g):

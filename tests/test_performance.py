@@ -312,3 +312,21 @@ def test_fused_loop_matches_minnn_bit_for_bit():
     hist = model2.fit(x, x, epochs=2, batch_size=64, verbose=0).history["loss"]
     assert fused2.fit(x, x, 2, 64, np.random.default_rng(5)) == hist
     assert np.array_equal(fused2.flat, model2._flat)
+
+
+def test_a_layer_with_a_plain_backward_is_always_asked_for_dx():
+    # A subclass written to the documented contract, backward(dy) -> dx, must still train.
+    class LoggedDense(Dense):
+        calls = []
+
+        def backward(self, dy):
+            LoggedDense.calls.append(dy.shape)
+            return super().backward(dy)
+
+    minnn.utils.set_random_seed(0)
+    inputs = Input(shape=(2,))
+    model = Model(inputs, Dense(2)(LoggedDense(4, activation='relu')(inputs)))
+    model.compile(optimizer='adam', loss='mse')
+    x = two_blobs(64)
+    model.fit(x, x, epochs=1, batch_size=32, verbose=0)
+    assert LoggedDense.calls == [(32, 4), (32, 4)]
