@@ -156,15 +156,23 @@ def mnist_images(n=5000):
     """
     try:
         from minnn.datasets import mnist
-        data = mnist.load_data()
-        while isinstance(data, (tuple, list)):  # ((x_train, y_train), (x_test, y_test)) or (x, y)
-            data = data[0]
-        images, source = np.asarray(data), "minnn.datasets.mnist"
-    except ImportError:
+        try:
+            data = mnist.load_data(download=False)  # a benchmark never downloads
+        except TypeError:
+            data = mnist.load_data()
+        if isinstance(data[0], (tuple, list)):  # ((x_train, y_train), (x_test, y_test))
+            images = np.concatenate([np.asarray(part[0]) for part in data])
+        else:                                   # (x, y)
+            images = np.asarray(data[0])
+        source = f"minnn.datasets.mnist, {min(n, len(images))} images"
+    except Exception as e:  # no loader yet, or no data on this machine
         rng = np.random.default_rng(0)
-        images, source = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8), "synthetic uint8"
+        images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+        source = f"synthetic uint8 ({type(e).__name__}: {e})"
     images = images.reshape(len(images), -1)[:n]
-    return (images.astype(np.float32) / np.float32(255.0)), source
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / np.float32(255.0), source
+    return images.astype(np.float32), source
 
 
 # --------------------------------------------------------------------------------------
