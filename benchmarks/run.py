@@ -168,7 +168,8 @@ def mnist_images(n=5000):
     except Exception as e:  # no loader yet, or no data on this machine
         rng = np.random.default_rng(0)
         images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
-        source = f"synthetic uint8 ({type(e).__name__}: {e})"
+        why = "no minnn.datasets.mnist" if isinstance(e, ImportError) else f"{type(e).__name__}: {e}"
+        source = f"synthetic uint8 ({why[:80]})"
     images = images.reshape(len(images), -1)[:n]
     if images.dtype == np.uint8:
         return images.astype(np.float32) / np.float32(255.0), source
