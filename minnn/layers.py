@@ -267,13 +267,19 @@ class Dense(Layer):
         self.cache = (x, z, y)
         return y
 
-    def backward(self, dy):
-        """dz = dy ⊙ f'(z);  dW += xᵀ·dz;  db += Σₙ dz;  dx = dz·Wᵀ.   dy: (N, M) -> dx: (N, D)."""
+    def backward(self, dy, need_dx=True):
+        """dz = dy ⊙ f'(z);  dW += xᵀ·dz;  db += Σₙ dz;  dx = dz·Wᵀ.   dy: (N, M) -> dx: (N, D).
+
+        With need_dx=False, dx is not computed and None is returned: fit asks for
+        that on the first layer, whose x is the data (a (N, M)·(M, D) product saved).
+        """
         x, z, y = self.cache
         dz = self.activation.backward(dy, z, y)
         self.kernel.grad += x.T @ dz
         if self.bias is not None:
             self.bias.grad += dz.sum(axis=0)  # the bias touched every row: sum over the batch
+        if not need_dx:
+            return None
         return dz @ self.kernel.value.T
 
     def get_config(self):

@@ -7,6 +7,7 @@ that feeds several layers. Because a Model is a Layer, ``decoder(encoder(x))``
 nests models that share their layers, and so their weights.
 """
 import collections
+import inspect
 
 import numpy as np
 
@@ -82,6 +83,10 @@ class Model(Trainer, Layer):
                           len(node.inputs) > 1 or isinstance(node.layer._input_shape, list),
                           len(node.outputs) > 1 or getattr(node.layer, "_multi_out", False)))
         self._steps = steps
+        # Steps that read only the model's own inputs, and whose backward can skip dx:
+        # when the caller needs no dL/dx (fit's training step), they are told so.
+        self._reads_only_inputs = [all(i < len(ins) for i in step[1]) and _can_skip_dx(step[0])
+                                   for step in steps]
         self._n_slots = len(slot)
         self._out_slots = [slot[id(t)] for t in outs]
         self.built = True
@@ -113,14 +118,18 @@ class Model(Trainer, Layer):
             return [vals[i] for i in self._out_slots]
         return vals[self._out_slots[0]]
 
-    def backward(self, dy):
+    def backward(self, dy, need_dx=True):
         """Run the steps in reverse; gradients of a tensor used twice are summed.
-        dy: (N, M) (or a list) -> dx: (N, D) (or a list)."""
+        dy: (N, M) (or a list) -> dx: (N, D) (or a list).
+
+        need_dx=False: the caller wants only the weight gradients (fit does), so
+        layers that read the model's inputs skip dx, and None is returned for it.
+        """
         grads = [None] * self._n_slots
         for i, g in zip(self._out_slots, dy if self._multi_out else [dy]):
             _accumulate(grads, i, g)
-        for (layer, ins, outs, multi_in, multi_out), cache in zip(reversed(self._steps),
-                                                                  reversed(self.cache)):
+        for (layer, ins, outs, multi_in, multi_out), cache, reads_input in zip(
+                reversed(self._steps), reversed(self.cache), reversed(self._reads_only_inputs)):
             if multi_out:
                 g = [grads[i] for i in outs]
                 if all(gi is None for gi in g):
@@ -130,6 +139,9 @@ class Model(Trainer, Layer):
                 if g is None:  # this tensor does not reach the loss
                     continue
             layer.cache = cache
+            if reads_input and not need_dx:
+                layer.backward(g, need_dx=False)
+                continue
             dx = layer.backward(g)
             if multi_in:
                 for i, d in zip(ins, dx):
@@ -221,6 +233,12 @@ class Model(Trainer, Layer):
         raise ValueError(
             f"No such layer: {name!r}. Existing layers are: {[l.name for l in self.layers]}."
         )
+
+
+def _can_skip_dx(layer):
+    # Dense and Model take backward(dy, need_dx=False); a layer written with a plain
+    # backward(dy) (a custom one, or a subclass) is always asked for dx.
+    return "need_dx" in inspect.signature(layer.backward).parameters
 
 
 def _accumulate(grads, i, g):

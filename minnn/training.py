@@ -112,6 +112,37 @@ def _check_batch_size(batch_size):
     return int(batch_size)
 
 
+def _same_data(a, b):
+    """True if a and b show the same elements: the same array, or equal views of one buffer."""
+    return a is b or (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+                      and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
+
+
+def _permuted(xs, ys, perm, buffers):
+    """The rows of every x and y in the order ``perm``, written into ``buffers``.
+
+    ``buffers`` holds one array per x and y, made in the first epoch and refilled
+    in every later one: only one shuffled copy of the data ever exists, and the
+    memory is not fetched from the system again each epoch, which for a large data
+    set costs more than the copy itself. A target that is an input (an
+    autoencoder's) shares the input's copy instead of making a second one.
+    """
+    ex = [_take_rows(a, perm, buffers, ("x", i)) for i, a in enumerate(xs)]
+    ey = []
+    for j, b in enumerate(ys):
+        match = [e for a, e in zip(xs, ex) if _same_data(a, b)]
+        ey.append(match[0] if match else _take_rows(b, perm, buffers, ("y", j)))
+    return ex, ey
+
+
+def _take_rows(a, perm, buffers, key):
+    if key not in buffers:
+        buffers[key] = np.empty_like(a)
+    # mode="clip" lets take write straight into `out` (mode="raise" first makes a
+    # full temporary copy); every index in perm is valid, so nothing is clipped.
+    return np.take(a, perm, axis=0, out=buffers[key], mode="clip")
+
+
 class Trainer:
     """compile / fit / evaluate / predict / train_on_batch for a Model."""
 
@@ -252,7 +283,7 @@ class Trainer:
         if not math.isfinite(loss):
             raise TrainingDiverged(loss)
         self._grad_flat.fill(0)
-        self.backward(dy)
+        self.backward(dy, need_dx=False)  # dL/dx of the data is never used: skip it
         self._step_guard.apply(self.optimizer, self._param_flats, self._grad_flats, loss)
         return loss
 
@@ -340,6 +371,7 @@ class Trainer:
         self.history = history
         self.stop_training = False
         rng = utils.get_rng()
+        shuffled = {}  # the buffers each epoch's shuffled copy is written into
         cbs.on_train_begin()
         for epoch in range(epochs):
             if verbose and epochs > 1:
@@ -348,7 +380,7 @@ class Trainer:
             if shuffle:
                 # One permuted copy per epoch; the batches below are views into it.
                 perm = rng.permutation(n)
-                ex, ey = [a[perm] for a in xs], [a[perm] for a in ys]
+                ex, ey = _permuted(xs, ys, perm, shuffled)
             else:
                 ex, ey = xs, ys
             bar = progress.Progbar(steps, verbose)

@@ -1,0 +1,1 @@
+"""minnn's benchmark suite: ``python -m benchmarks`` (see run.py). Not part of the package."""
