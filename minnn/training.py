@@ -304,8 +304,11 @@ class Trainer:
         """
         before = self.history
         try:
-            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
-                             validation_data, shuffle)
+            # A diverging run is reported in one clear message (see _report_divergence),
+            # so numpy's overflow warnings on the way there would only be noise.
+            with np.errstate(over="ignore", invalid="ignore"):
+                return self._fit(x, y, batch_size, epochs, verbose, callbacks,
+                                 validation_split, validation_data, shuffle)
         except KeyboardInterrupt:
             self._report_interrupt(started=self.history is not before)
             raise
@@ -399,6 +402,8 @@ class Trainer:
                 logs = {"loss": total / seen}
                 bar.update(step + 1, logs)
                 cbs.on_train_batch_end(step, logs)
+                if self.stop_training:  # as Keras: a callback may stop after any batch
+                    break
             logs = {"loss": total / seen}
             if val is not None:
                 logs["val_loss"] = self._evaluate_arrays(val[0], val[1], batch_size)
@@ -473,7 +478,8 @@ class Trainer:
         self._check_same_length(xs, ys)
         self._ensure_flat()
         try:
-            return self._train_step(self._unpack(xs), ys)
+            with np.errstate(over="ignore", invalid="ignore"):  # reported below, clearly
+                return self._train_step(self._unpack(xs), ys)
         except TrainingDiverged as e:
             what = (f"The loss is {e.value} on this batch" if e.what == "loss" else
                     f"This update would make some weights NaN or inf (loss {e.value:.6g})")

@@ -197,3 +197,42 @@ def test_terminate_on_nan_stops_fit_on_a_non_finite_val_loss():
     with np.errstate(all="ignore"):
         h = m.fit(X, X, epochs=5, verbose=0, validation_data=(vx, vy), callbacks=[TerminateOnNaN()])
     assert len(h.history["loss"]) == 1 and not np.isfinite(h.history["val_loss"][0])
+
+
+class StopAfterBatch(Callback):
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at = (epoch, batch)
+        self.epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            self.model.stop_training = True
+
+
+def test_stop_training_set_after_a_batch_stops_after_that_batch():
+    # As Keras: fit looks at model.stop_training after every batch, not only per epoch.
+    # Without that check, the run would finish the epoch (5 steps) and this would fail.
+    minnn.utils.set_random_seed(0)
+    x = Input((2,))
+    m = Model(x, Dense(2)(x))
+    m.compile("adam", "mse")
+    h = m.fit(X, X, epochs=4, batch_size=10, verbose=0, callbacks=[StopAfterBatch(1, 2)])
+    assert m.optimizer.iterations == 5 + 3
+    assert h.epoch == [0, 1]  # the cut epoch is still logged, with its partial mean
+
+
+def test_a_diverging_fit_prints_one_message_and_no_numpy_warnings(capsys):
+    import warnings
+    minnn.utils.set_random_seed(0)
+    x = Input((2,))
+    m = Model(x, Dense(2)(x))
+    m.compile(minnn.optimizers.SGD(1e30), "mse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any RuntimeWarning from numpy would raise here
+        m.fit(X * 1e5, X * 1e5, epochs=3, batch_size=10, verbose=0)
+    assert "Training stopped" in capsys.readouterr().out
+    assert all(np.isfinite(w).all() for w in m.get_weights())
