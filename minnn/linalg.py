@@ -18,6 +18,8 @@ training, and small angles need the precision.
 """
 import numpy as np
 
+from . import utils
+
 __all__ = ["orthonormal_basis", "principal_angles", "largest_principal_angle_degrees"]
 
 
@@ -25,12 +27,7 @@ def _as_basis(A, what):
     """Check that A is a real, finite, 2-D (D, k) array with 1 <= k <= D; return it as float64."""
     if isinstance(A, (str, bytes)) or A is None:
         raise TypeError(f"{what} must be a 2-D array of shape (D, k), received {A!r}.")
-    try:
-        arr = np.asarray(A)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{what} could not be read as a numeric array: {e}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must hold real numbers, received an array of dtype {arr.dtype}.")
+    arr = utils.as_real_array(A, what)
     if arr.ndim != 2:
         hint = " For a single vector v, pass v.reshape(-1, 1)." if arr.ndim == 1 else ""
         raise ValueError(

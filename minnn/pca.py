@@ -17,7 +17,7 @@ import numbers
 
 import numpy as np
 
-from . import config
+from . import config, utils
 
 
 class PCA:
@@ -41,12 +41,7 @@ class PCA:
 
     @staticmethod
     def _as_data(X, what="X"):
-        try:
-            X = np.asarray(X)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"PCA {what} could not be read as a numeric array: {e}") from None
-        if X.dtype.kind not in "biuf":
-            raise TypeError(f"PCA {what} must hold real numbers, received dtype={X.dtype}.")
+        X = utils.as_real_array(X, f"PCA {what}")
         if X.ndim != 2:
             raise ValueError(
                 f"PCA expects a 2-D array of shape (N, D) for {what}; received shape {X.shape}."

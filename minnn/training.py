@@ -66,16 +66,7 @@ def to_array(data, what, width, dtype, model_name=None, index=0):
         )
     if data is None:
         raise ValueError(f"{what} is missing: received None, expected an array of shape (N, {width}).")
-    try:
-        arr = np.asarray(data)
-    except (TypeError, ValueError) as e:
-        raise TypeError(f"{what} could not be read as a numeric array ({e}); received {type(data).__name__}.") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{what} must hold real numbers: received an array of dtype {arr.dtype}"
-            f" (for example {arr.flat[0]!r})." if arr.size else
-            f"{what} must hold real numbers: received an array of dtype {arr.dtype}."
-        )
+    arr = utils.as_real_array(data, what)
     if arr.ndim != 2:
         hint = ""
         if arr.ndim == 1 and arr.shape[0] == width:

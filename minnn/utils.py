@@ -42,6 +42,23 @@ def resolve_rng(seed):
     )
 
 
+def as_real_array(data, what):
+    """``np.asarray(data)``, or a TypeError that names what was received when that is not
+    an array of real numbers (strings, objects, complex numbers, ragged lists)."""
+    try:
+        arr = np.asarray(data)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"{what} could not be read as a numeric array ({e}); received {type(data).__name__}."
+        ) from None
+    if arr.dtype.kind not in "biuf":
+        example = f" (for example {arr.flat[0]!r})" if arr.size else ""
+        raise TypeError(
+            f"{what} must hold real numbers: received an array of dtype {arr.dtype}{example}."
+        )
+    return arr
+
+
 def to_snake_case(name):
     """'Dense' -> 'dense', 'ReLU' -> 're_lu', 'InputLayer' -> 'input_layer' (as Keras)."""
     out = []
