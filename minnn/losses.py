@@ -63,7 +63,10 @@ class MeanSquaredError(Loss):
 
     def forward(self, y_true, y_pred):
         diff = y_pred - y_true
-        return float(np.mean(diff * diff))
+        diff *= diff
+        # As Keras sums it: the mean over features per sample, then over the batch. The
+        # value is the same mean, but float32 rounds it the same way only in this order.
+        return float(np.mean(np.mean(diff, axis=-1)))
 
     def backward(self, y_true, y_pred):
         diff = y_pred - y_true
