@@ -65,7 +65,7 @@ class FusedMLP:
         np.subtract(h, y, out=d)
         sq = self.sq[:n]
         np.multiply(d, d, out=sq)
-        loss = float(np.mean(sq))
+        loss = float(np.mean(np.mean(sq, axis=-1)))  # Keras's order: features, then batch
         d *= 2.0 / d.size
         for i in range(L - 1, -1, -1):         # backward
             if self.relu[i]:
