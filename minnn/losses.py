@@ -34,7 +34,10 @@ class Loss:
         )
 
     def __call__(self, y_true, y_pred):
-        return self.forward(np.asarray(y_true), np.asarray(y_pred))
+        """The checked entry point: equal shapes, never broadcast (fit checks its data itself)."""
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        _check_same_shape(y_true, y_pred)
+        return self.forward(y_true, y_pred)
 
     def get_config(self):
         return {"name": self.name}
@@ -52,6 +55,7 @@ def mean_squared_error(y_true, y_pred):
     """Per-sample MSE, as Keras: mean((y_true - y_pred)², axis=-1). (N, M) -> (N,)."""
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
+    _check_same_shape(y_true, y_pred)
     return np.mean(np.square(y_true - y_pred), axis=-1)
 
 

@@ -284,3 +284,15 @@ def test_fit_before_compile_is_also_a_runtime_error_as_in_keras():
     m = Model(x, Dense(1)(x))
     with pytest.raises(RuntimeError, match=r"You must call `compile\(\)` before using the model"):
         m.fit(np.zeros((3, 2)), np.zeros((3, 1)), verbose=0)
+
+
+@pytest.mark.parametrize("call", [
+    lambda a, b: minnn.losses.mean_squared_error(a, b),
+    lambda a, b: minnn.losses.MeanSquaredError()(a, b),
+    lambda a, b: minnn.losses.binary_crossentropy(a, b),
+    lambda a, b: minnn.losses.BinaryCrossentropy()(a, b),
+], ids=["mse fn", "MSE class", "bce fn", "BCE class"])
+def test_losses_refuse_to_broadcast_mismatched_shapes(call):
+    # (4, 2) against (4, 1) would broadcast to (4, 2) and give a plausible, wrong number.
+    with pytest.raises(ValueError, match=r"y_true.shape=\(4, 2\), y_pred.shape=\(4, 1\)"):
+        call(np.full((4, 2), 0.5), np.full((4, 1), 0.5))
