@@ -10,6 +10,10 @@ The contract every layer keeps (cs231n's, with micrograd's ``+=``):
   sum of both uses; call ``zero_grad()`` before a fresh backward pass.
 
 Shapes in docstrings: N batch, D input features, M output features.
+
+forward and backward check only what is cheap (the rank and width of what they
+are handed, and that backward follows a forward); the full checks on user data
+(dtype, NaN, lengths) happen once, at fit / predict / evaluate.
 """
 import numbers
 
@@ -260,6 +264,12 @@ class Dense(Layer):
 
     def forward(self, x):
         """y = f(x·W + b).   x: (N, D), W: (D, M), b: (M,) -> y: (N, M)."""
+        if self.kernel is None:  # called on an array before any graph: build now, as Keras does
+            _check_rows(self, "forward", x, None)
+            self.build((None, x.shape[1]))
+        if (not isinstance(x, np.ndarray) or x.ndim != 2
+                or x.shape[1] != self.kernel.value.shape[0]):
+            _check_rows(self, "forward", x, self.kernel.value.shape[0])
         z = x @ self.kernel.value
         if self.bias is not None:
             z += self.bias.value  # z is a fresh array, so adding in place is safe
@@ -273,7 +283,9 @@ class Dense(Layer):
         With need_dx=False, dx is not computed and None is returned: fit asks for
         that on the first layer, whose x is the data (a (N, M)·(M, D) product saved).
         """
-        x, z, y = self.cache
+        x, z, y = _cached(self)
+        if dy.shape != y.shape:
+            _wrong_dy(self, dy, y.shape)
         dz = self.activation.backward(dy, z, y)
         self.kernel.grad += x.T @ dz
         if self.bias is not None:
@@ -306,13 +318,18 @@ class ReLU(Layer):
 
     def forward(self, x):
         """y = max(x, 0).   x: (N, D) -> y: (N, D)."""
+        if not isinstance(x, np.ndarray):
+            _check_rows(self, "forward", x, None)
         y = activations.relu.forward(x)
         self.cache = y
         return y
 
     def backward(self, dy):
         """dx = dy ⊙ [x > 0]  (0 at the kink).   dy: (N, D) -> dx: (N, D)."""
-        return activations.relu.backward(dy, None, self.cache)
+        y = _cached(self)
+        if dy.shape != y.shape:
+            _wrong_dy(self, dy, y.shape)
+        return activations.relu.backward(dy, None, y)
 
 
 class Add(Layer):
@@ -336,6 +353,11 @@ class Add(Layer):
 
     def forward(self, xs):
         """y = Σᵢ xᵢ.   xs: list of (N, D) -> y: (N, D)."""
+        if len(xs) < 2 or any(x.shape != xs[0].shape for x in xs):  # never broadcast
+            raise ValueError(
+                f"Layer '{self.name}' (Add) expects at least 2 arrays of one shape, received "
+                f"shapes {[getattr(x, 'shape', type(x).__name__) for x in xs]}."
+            )
         y = xs[0] + xs[1]
         for x in xs[2:]:
             y += x
@@ -345,7 +367,39 @@ class Add(Layer):
     def backward(self, dy):
         """dxᵢ = dy for every input.   dy: (N, D) -> list of (N, D)."""
         # The same array is handed to every input; no one downstream writes into it.
-        return [dy] * self.cache
+        return [dy] * _cached(self)
+
+
+def _check_rows(layer, method, x, width):
+    """Raise a clear error unless x is a 2-D array (N, width); width None: any width."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(
+            f"Layer '{layer.name}'.{method} expects a numpy array of shape (N, D), received "
+            f"{type(x).__name__}. (model.predict converts lists for you.)"
+        )
+    expected = f"(N, {width})" if width is not None else "(N, D)"
+    if x.ndim != 2 or (width is not None and x.shape[1] != width):
+        raise ValueError(
+            f"Layer '{layer.name}'.{method} expects an array of shape {expected}, received "
+            f"shape {x.shape}." + (f" For one sample, pass x.reshape(1, {width or -1})."
+                                   if x.ndim == 1 else "")
+        )
+
+
+def _wrong_dy(layer, dy, shape):
+    raise ValueError(
+        f"Layer '{layer.name}'.backward expects dy of the output's shape {shape}, received "
+        f"{getattr(dy, 'shape', type(dy).__name__)}."
+    )
+
+
+def _cached(layer):
+    if layer.cache is None:
+        raise RuntimeError(
+            f"Layer '{layer.name}'.backward was called before forward: there is no cached "
+            "forward pass to differentiate. Call forward(x) first."
+        )
+    return layer.cache
 
 
 LAYER_CLASSES = {cls.__name__: cls for cls in (InputLayer, Dense, ReLU, Add)}

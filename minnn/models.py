@@ -13,7 +13,7 @@ import numpy as np
 
 from . import graph, saving, utils
 from . import summary as summary_module
-from .layers import InputLayer, Layer
+from .layers import InputLayer, Layer, _cached
 from .training import Trainer
 
 
@@ -128,8 +128,9 @@ class Model(Trainer, Layer):
         grads = [None] * self._n_slots
         for i, g in zip(self._out_slots, dy if self._multi_out else [dy]):
             _accumulate(grads, i, g)
+        caches = _cached(self)
         for (layer, ins, outs, multi_in, multi_out), cache, reads_input in zip(
-                reversed(self._steps), reversed(self.cache), reversed(self._reads_only_inputs)):
+                reversed(self._steps), reversed(caches), reversed(self._reads_only_inputs)):
             if multi_out:
                 g = [grads[i] for i in outs]
                 if all(gi is None for gi in g):

@@ -296,3 +296,41 @@ def test_losses_refuse_to_broadcast_mismatched_shapes(call):
     # (4, 2) against (4, 1) would broadcast to (4, 2) and give a plausible, wrong number.
     with pytest.raises(ValueError, match=r"y_true.shape=\(4, 2\), y_pred.shape=\(4, 1\)"):
         call(np.full((4, 2), 0.5), np.full((4, 1), 0.5))
+
+
+def test_a_layer_called_on_an_array_builds_itself_as_in_keras():
+    layer = Dense(3, dtype="float64")
+    y = layer.forward(np.ones((2, 4)))
+    assert y.shape == (2, 3) and layer.kernel.shape == (4, 3)
+
+
+@pytest.mark.parametrize("call, exc, names", [
+    (lambda l: l.forward(np.ones((2, 5))), ValueError, r"\(N, 4\).*\(2, 5\)"),
+    (lambda l: l.forward(np.ones(4)), ValueError, r"\(4,\).*reshape\(1, 4\)"),
+    (lambda l: l.forward([[1.0, 2.0, 3.0, 4.0]]), TypeError, "list"),
+    (lambda l: l.backward(np.ones((2, 3))), RuntimeError, "before forward"),
+], ids=["wrong width", "one sample, 1-D", "a list", "backward first"])
+def test_raw_forward_and_backward_say_what_is_wrong(call, exc, names):
+    layer = Dense(3, dtype="float64")
+    layer.build((None, 4))
+    before = layer.get_weights()
+    with pytest.raises(exc, match=names):
+        call(layer)
+    assert all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), before))
+
+
+def test_backward_refuses_a_dy_of_another_shape_before_touching_the_gradients():
+    layer = Dense(3, activation="relu", dtype="float64")
+    layer.forward(np.ones((2, 4)))
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(2, 1\)"):
+        layer.backward(np.ones((2, 1)))  # (2, 1) would broadcast against (2, 3)
+    assert not layer.kernel.grad.any() and not layer.bias.grad.any()
+    x = Input((2,))
+    model = Model(x, Dense(2)(x))
+    with pytest.raises(RuntimeError, match="before forward"):
+        model.backward(np.ones((1, 2), dtype="float32"))
+
+
+def test_add_never_broadcasts():
+    with pytest.raises(ValueError, match=r"\(4, 2\), \(1, 2\)"):
+        Add().forward([np.ones((4, 2)), np.ones((1, 2))])
