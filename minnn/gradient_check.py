@@ -22,6 +22,8 @@ large ratio; with a thousand parameters that always happens somewhere.)
 """
 import numpy as np
 
+from . import activations
+
 BANDS = ((1e-7, "good"), (1e-4, "acceptable only near a kink"), (1e-2, "suspicious"))
 
 
@@ -98,9 +100,41 @@ def check_loss(loss, y_true, y_pred, h=1e-6):
     return rel_error(analytic, numeric)
 
 
-def report(errors):
-    """A small table: one row per gradient, with its relative error and verdict."""
+def _leaf_layers(layer):
+    steps = getattr(layer, "_steps", None)  # a Model: look inside, recursively
+    if steps is None:
+        return [layer]
+    out = []
+    for inner, *_ in steps:
+        out.extend(leaf for leaf in _leaf_layers(inner) if leaf not in out)
+    return out
+
+
+def near_kink(layer, x, margin=1e-4):
+    """{layer name: count} of ReLU inputs z with |z| < margin, after ``layer.forward(x)``.
+
+    A central difference whose two points straddle ReLU's kink measures a slope
+    between 0 and 1, so the check there can fail for a correct backward. Keep
+    every |z| well above h (cs231n's pitfall). Only Dense layers with
+    activation='relu' are looked at (a standalone ReLU layer keeps only its output).
+    """
+    layer.forward(x)
+    counts = {}
+    for leaf in _leaf_layers(layer):
+        if getattr(leaf, "activation", None) is activations.relu and leaf.cache is not None:
+            n = int(np.sum(np.abs(leaf.cache[1]) < margin))
+            if n:
+                counts[leaf.name] = n
+    return counts
+
+
+def report(errors, kinks=None):
+    """A small table: one row per gradient, with its relative error and verdict, then a
+    warning for each layer with ReLU inputs near the kink (``near_kink``'s result)."""
     lines = [f"{'gradient':<28} {'rel. error':>11}  verdict"]
     for name, err in errors.items():
         lines.append(f"{name:<28} {err:>11.2e}  {verdict(err)}")
+    for name, n in (kinks or {}).items():
+        lines.append(f"warning: {n} ReLU input(s) of '{name}' lie near 0, where central "
+                     "differences are unreliable; draw other inputs.")
     return "\n".join(lines)

@@ -561,3 +561,22 @@ def test_numerical_gradient_works_for_any_memory_layout(layout):
     assert array_error(grad, 3 * x ** 2) < GOOD  # x³: central differences are off by h² only
     layer = dense_f64(2, 3, rng)
     assert max(check_layer(layer, x, rng).values()) < 1e-6
+
+
+def test_near_kink_finds_relu_inputs_close_to_zero_and_report_warns():
+    from minnn.gradient_check import near_kink, report
+    rng = np.random.default_rng(0)
+    ae = tutorial_f64(rng)
+    x = rng.standard_normal((8, 2))
+    first = ae.layers[1].layers[1]               # the encoder's first Dense (relu)
+    z = x @ first.kernel.value + first.bias.value
+    x_at_kink = x.copy()
+    # Move the first sample so that its first pre-activation is exactly 0.
+    w = first.kernel.value[:, 0]
+    x_at_kink[0] -= z[0, 0] * w / (w @ w)
+    assert near_kink(ae, x_at_kink).get(first.name, 0) >= 1
+    # The same check passes quietly on inputs kept away from the kinks.
+    clean = rows_away_from_kinks(ae, rng, 8, 2)
+    assert near_kink(ae, clean, margin=MARGIN) == {}
+    text = report({"dx": 1e-9}, near_kink(ae, x_at_kink))
+    assert "good" in text and f"'{first.name}' lie near 0" in text
