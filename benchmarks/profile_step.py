@@ -19,8 +19,6 @@ import argparse
 import collections
 import time
 
-import numpy as np
-
 import minnn
 from benchmarks.run import mnist_images, mnist_model, tutorial_model
 from minnn.datasets import two_gaussians

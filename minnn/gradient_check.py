@@ -65,16 +65,20 @@ def numerical_gradient(f, x, h=1e-6):
     return grad
 
 
-def check_layer(layer, x, rng, h=1e-6):
-    """Compare a layer's (or model's) backward with central differences.
+def gradient_pairs(layer, x, rng, h=1e-6):
+    """Backward's gradients next to central differences, for a layer or a model.
 
     layer: built, float64. x: (N, D) float64 input (or a list of them).
-    Returns {name: relative error} for 'dx' (or 'dx0', 'dx1', …) and every weight.
+    A random upstream gradient G (one draw from ``rng`` per output) defines
+    s = Σ y ⊙ G. Returns ({name: (analytic, numeric)}, Σ|y ⊙ G|), with names 'dx'
+    (or 'dx0', 'dx1', …) and every weight's; the second value is the size of
+    the terms in s, from which the round-off of a central difference follows.
     """
     xs = list(x) if isinstance(x, (list, tuple)) else [x]
     y = layer.forward(x)
     ys = y if isinstance(y, list) else [y]
     upstream = [rng.standard_normal(o.shape) for o in ys]
+    terms = sum(float(np.sum(np.abs(o * g))) for o, g in zip(ys, upstream))
 
     def scalar():
         out = layer.forward(x)
@@ -85,12 +89,19 @@ def check_layer(layer, x, rng, h=1e-6):
     layer.zero_grad()
     dx = layer.backward(upstream if isinstance(y, list) else upstream[0])
     dxs = dx if isinstance(dx, list) else [dx]
-    errors = {}
+    pairs = {}
     for i, (xi, dxi) in enumerate(zip(xs, dxs)):
-        errors["dx" if len(xs) == 1 else f"dx{i}"] = rel_error(dxi, numerical_gradient(scalar, xi, h))
+        pairs["dx" if len(xs) == 1 else f"dx{i}"] = (dxi, numerical_gradient(scalar, xi, h))
     for w in layer.weights:
-        errors[w.name] = rel_error(w.grad, numerical_gradient(scalar, w.value, h))
-    return errors
+        pairs[w.name] = (w.grad.copy(), numerical_gradient(scalar, w.value, h))
+    return pairs, terms
+
+
+def check_layer(layer, x, rng, h=1e-6):
+    """{name: relative error} of every gradient of a layer or model: 'dx' (or 'dx0',
+    'dx1', …) and each weight. See ``gradient_pairs`` for what is compared."""
+    pairs, _ = gradient_pairs(layer, x, rng, h)
+    return {name: rel_error(a, n) for name, (a, n) in pairs.items()}
 
 
 def check_loss(loss, y_true, y_pred, h=1e-6):

@@ -355,8 +355,6 @@ def _input_tensor(layer, made):
 
 
 def _make_layer(entry, custom_objects, made):
-    from .models import Model
-
     class_name, cfg = entry["class_name"], entry["config"]
     name = cfg["name"]
     if name in made:  # a layer shared with a model rebuilt earlier: the same object

@@ -74,7 +74,7 @@ def to_array(data, what, width, dtype, model_name=None, index=0):
         elif arr.ndim == 1:
             hint = f" For {arr.shape[0]} samples of one feature, pass x.reshape(-1, 1)."
         elif arr.ndim > 2:
-            hint = f" Flatten each sample first: x.reshape(len(x), -1)."
+            hint = " Flatten each sample first: x.reshape(len(x), -1)."
         raise ValueError(
             f"{what} must be a 2-D array of shape (N, {width}); received an array of "
             f"shape {arr.shape}.{hint}"

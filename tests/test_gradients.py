@@ -42,9 +42,8 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-import minnn
 from minnn import Add, Dense, Input, Model, ReLU, activations, losses
-from minnn.gradient_check import check_layer, numerical_gradient, verdict
+from minnn.gradient_check import check_layer, gradient_pairs, numerical_gradient, verdict
 from tutorial_ae import build_tutorial_ae
 
 H = 1e-5
@@ -75,32 +74,11 @@ def roundoff_floor(terms_abs_sum, h=H):
 
 
 def gradient_errors(layer, x, rng, h=H):
-    """{'dx' (or 'dx0', 'dx1', …) and every weight name: array_error} for a layer or model.
-
-    x: (N, D) float64, or a list of them. The layer's gradients are zeroed first.
-    """
-    xs = list(x) if isinstance(x, list) else [x]
-    y = layer.forward(x)
-    ys = y if isinstance(y, list) else [y]
-    upstream = [rng.standard_normal(o.shape) for o in ys]
-    floor = roundoff_floor(sum(float(np.sum(np.abs(o * g))) for o, g in zip(ys, upstream)), h)
-
-    def scalar():
-        out = layer.forward(x)
-        outs = out if isinstance(out, list) else [out]
-        return float(sum(np.sum(o * g) for o, g in zip(outs, upstream)))
-
-    layer.forward(x)
-    layer.zero_grad()
-    dx = layer.backward(upstream if isinstance(y, list) else upstream[0])
-    dxs = dx if isinstance(dx, list) else [dx]
-    errors = {}
-    for i, (xi, dxi) in enumerate(zip(xs, dxs)):
-        key = "dx" if len(xs) == 1 else f"dx{i}"
-        errors[key] = array_error(dxi, numerical_gradient(scalar, xi, h), floor)
-    for w in layer.weights:
-        errors[w.name] = array_error(w.grad, numerical_gradient(scalar, w.value, h), floor)
-    return errors
+    """{'dx' (or 'dx0', 'dx1', …) and every weight name: array_error} for a layer or model,
+    from minnn.gradient_check.gradient_pairs, judged against its round-off floor."""
+    pairs, terms = gradient_pairs(layer, x, rng, h)
+    floor = roundoff_floor(terms, h)
+    return {name: array_error(a, n, floor) for name, (a, n) in pairs.items()}
 
 
 def assert_good(errors):

@@ -5,7 +5,6 @@ hand-fused loop doing minnn's exact arithmetic. No timing assertions here.
 import tracemalloc
 
 import numpy as np
-import pytest
 
 import minnn
 from minnn import Dense, Input, Model, activations, optimizers, training
