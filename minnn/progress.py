@@ -49,8 +49,8 @@ class Progbar:
         if bar:
             filled = int(20 * step / self.target)
             return (f"{step:>{width}}/{self.target} " + "━" * filled + " " * (20 - filled)
-                    + f" {int(elapsed)}s {per_step}{metrics}")
-        return f"{step}/{self.target} - {int(elapsed)}s - {per_step}{metrics}"
+                    + f" {round(elapsed)}s {per_step}{metrics}")
+        return f"{step}/{self.target} - {round(elapsed)}s - {per_step}{metrics}"
 
     def update(self, step, values):
         """Redraw after ``step`` steps; values maps a name to its running mean."""
