@@ -209,7 +209,16 @@ class Trainer:
         return [to_array(a, f"{what}" if len(xs) == 1 else f"{what}[{i}]", s[-1], self.dtype,
                          self.name, i) for i, (a, s) in enumerate(zip(xs, shapes))]
 
-    def _standardize_y(self, y, what="y"):
+    def _standardize_xy(self, x, y, prefix=""):
+        """x and y as lists of checked arrays of one length. A target that is the input
+        itself (an autoencoder's fit(x, x)) is converted once and shared, so that it is
+        neither converted nor, in fit, shuffled a second time."""
+        xs = self._standardize_x(x, prefix + "x")
+        ys = self._standardize_y(y, prefix + "y", same_as=(x, xs[0]) if self._single_input else None)
+        n = self._check_same_length(xs, ys)
+        return xs, ys, n
+
+    def _standardize_y(self, y, what="y", same_as=None):
         names = self.output_names
         shapes = self._output_shapes
         if isinstance(y, dict):
@@ -235,6 +244,9 @@ class Trainer:
             ys = list(y)
         out = []
         for n, a, s in zip(names, ys, shapes):
+            if same_as is not None and a is same_as[0] and same_as[1].shape[1] == s[-1]:
+                out.append(same_as[1])
+                continue
             label = what if len(names) == 1 else f"{what}['{n}']"
             out.append(to_array(a, f"{label} (target of output '{n}')", s[-1], self.dtype, n))
         return out
@@ -330,8 +342,7 @@ class Trainer:
                 f"Invalid validation_split: received validation_split={validation_split!r}, "
                 "expected a number in [0, 1)."
             )
-        xs, ys = self._standardize_x(x), self._standardize_y(y)
-        n = self._check_same_length(xs, ys)
+        xs, ys, n = self._standardize_xy(x, y)
         val = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -340,9 +351,7 @@ class Trainer:
                     f"{type(validation_data).__name__}"
                     + (f" of length {len(validation_data)}." if hasattr(validation_data, '__len__') else ".")
                 )
-            vx = self._standardize_x(validation_data[0], "validation_data x")
-            vy = self._standardize_y(validation_data[1], "validation_data y")
-            self._check_same_length(vx, vy)
+            vx, vy, _ = self._standardize_xy(*validation_data, prefix="validation_data ")
             val = (vx, vy)
         elif validation_split > 0:
             split_at = int(n * (1.0 - validation_split))  # Keras: the *last* rows, before shuffling
@@ -439,8 +448,7 @@ class Trainer:
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
         verbose = progress.resolve_verbose(verbose)
-        xs, ys = self._standardize_x(x), self._standardize_y(y)
-        self._check_same_length(xs, ys)
+        xs, ys, _ = self._standardize_xy(x, y)
         loss = self._evaluate_arrays(xs, ys, batch_size)
         progress.Progbar(-(-len(xs[0]) // batch_size), verbose).finish({"loss": loss})
         return loss
@@ -465,8 +473,7 @@ class Trainer:
     def train_on_batch(self, x, y):
         """One optimiser step on (x, y) as a single batch; returns the pre-update loss."""
         self._require_compiled()
-        xs, ys = self._standardize_x(x), self._standardize_y(y)
-        self._check_same_length(xs, ys)
+        xs, ys, _ = self._standardize_xy(x, y)
         self._ensure_flat()
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # reported below, clearly

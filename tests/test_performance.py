@@ -329,3 +329,18 @@ def test_a_layer_with_a_plain_backward_is_always_asked_for_dx():
     x = two_blobs(64)
     model.fit(x, x, epochs=1, batch_size=32, verbose=0)
     assert LoggedDense.calls == [(32, 4), (32, 4)]
+
+
+def test_a_target_that_is_the_input_is_converted_once_and_shared():
+    # fit(x, x) on float64 data: one float32 copy serves as input and target (and so
+    # fit's shuffle makes one permuted copy, not two). An equal but distinct array is
+    # converted on its own, as it must be.
+    x_in = Input((3,), name="pixels")
+    model = Model(x_in, Dense(3, name="recon")(x_in))
+    data = np.random.default_rng(0).standard_normal((50, 3))  # float64
+    xs, ys, n = model._standardize_xy(data, data)
+    assert n == 50 and xs[0].dtype == np.float32 and ys[0] is xs[0]
+    xs, ys, _ = model._standardize_xy(data, {"recon": data})
+    assert ys[0] is xs[0]
+    xs, ys, _ = model._standardize_xy(data, data.copy())
+    assert ys[0] is not xs[0] and np.array_equal(ys[0], xs[0])
