@@ -70,18 +70,21 @@ def test_early_stopping_follows_keras(values, kw, stop_epoch, best_epoch):
         assert model.w[0][0] == len(values) - 1  # ran to the end: the last weights stay
 
 
+class Keep(Callback):
+    """Records each epoch's val_loss with the weights at that epoch's end."""
+
+    def on_train_begin(self, logs=None):
+        self.per_epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.per_epoch.append((logs["val_loss"], self.model.get_weights()))
+
+
 def test_early_stopping_restores_the_best_weights_in_fit():
     minnn.utils.set_random_seed(0)
     x = Input((2,))
     m = Model(x, Dense(2)(Dense(6, activation="relu")(x)))
     m.compile(minnn.optimizers.Adam(0.05), "mse")
-
-    class Keep(Callback):
-        def on_train_begin(self, logs=None):
-            self.per_epoch = []
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.per_epoch.append((logs["val_loss"], self.model.get_weights()))
 
     keep = Keep()
     es = EarlyStopping(patience=1, restore_best_weights=True)
@@ -111,13 +114,6 @@ def test_model_checkpoint_saves_the_best_model_atomically(tmp_path):
     x = Input((2,))
     m = Model(x, Dense(2)(Dense(6, activation="relu")(x)))
     m.compile(minnn.optimizers.Adam(0.05), "mse")
-
-    class Keep(Callback):
-        def on_train_begin(self, logs=None):
-            self.per_epoch = []
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.per_epoch.append((logs["val_loss"], self.model.get_weights()))
 
     keep = Keep()
     path = tmp_path / "best.minnn"
