@@ -108,3 +108,61 @@ def topological_nodes(inputs, outputs):
             seen.add(id(t.node))
             order.insert(0, t.node)
     return order
+
+
+def keras_order(inputs, outputs):
+    """The layers of the graph in Keras's listing order, and each node's depth.
+
+    This is the order of ``model.layers`` and so of ``model.weights`` and
+    ``get_weights()``; it is not the order the forward pass runs in (that is
+    ``topological_nodes``). Keras (``ops/function.py``, ``map_graph``) finds it in
+    three steps:
+
+    1. traversal index: walk depth-first back from each output, in the order of
+       ``outputs``, into each node's inputs in the order they were passed to the
+       call; a layer is numbered the first time one of its nodes is reached;
+    2. depth: 0 at the outputs, and a parent's depth is one more than its deepest
+       child's (the longest path to any output). A layer's depth is that of its
+       deepest node, so a shared layer is listed once, at its deepest use;
+    3. sort by depth, deepest first; ties go to the smaller traversal index.
+
+    An Input that no output uses is listed too, at depth 0, before the others.
+    Returns (layers, {id(node): depth}, [nodes in the graph]).
+    """
+    index = {}          # id(layer) -> traversal index
+    post_order = []     # nodes, each after its parents
+    finished = set()
+
+    def walk(node):
+        if id(node) in finished:
+            return
+        index.setdefault(id(node.layer), len(index))
+        for t in node.inputs:
+            walk(t.node)
+        finished.add(id(node))
+        post_order.append(node)
+
+    for out in outputs:
+        walk(out.node)
+
+    node_depth, layer_depth, layer_of = {}, {}, {}
+    for node in reversed(post_order):
+        # A node of a shared layer is lifted to the deepest use of its layer seen so far.
+        depth = max(node_depth.setdefault(id(node), 0), layer_depth.get(id(node.layer), 0))
+        layer_depth[id(node.layer)] = depth
+        layer_of[id(node.layer)] = node.layer
+        node_depth[id(node)] = depth
+        for t in node.inputs:
+            node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
+
+    nodes = list(post_order)
+    for t in inputs:
+        if id(t.layer) not in layer_depth:  # an Input that no output uses
+            layer_depth[id(t.layer)] = 0
+            layer_of[id(t.layer)] = t.layer
+            index[id(t.layer)] = -1
+            node_depth[id(t.node)] = 0
+            nodes.append(t.node)
+
+    ordered = sorted(layer_of, key=lambda k: (-layer_depth[k], index[k]))
+    return [layer_of[k] for k in ordered], node_depth, nodes

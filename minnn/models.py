@@ -5,6 +5,10 @@ steps ``(layer, input slots, output slots)`` in topological order. Forward
 runs the list; backward runs it in reverse, summing the gradients of a tensor
 that feeds several layers. Because a Model is a Layer, ``decoder(encoder(x))``
 nests models that share their layers, and so their weights.
+
+``model.layers`` (and so ``model.weights`` and ``get_weights()``) is listed in
+Keras's order, which in a branched graph is not the order the steps run in:
+see ``graph.keras_order``.
 """
 import collections
 import inspect
@@ -43,11 +47,9 @@ class Model(Trainer, Layer):
                 raise ValueError(
                     f"Model inputs must be tensors returned by minnn.Input(); received {t!r}."
                 )
-        nodes = graph.topological_nodes(ins, outs)
-        layers = [t.layer for t in ins]
-        for node in nodes:
-            if all(node.layer is not l for l in layers):
-                layers.append(node.layer)
+        nodes = graph.topological_nodes(ins, outs)  # the order the forward pass runs in
+        # The order Keras lists layers in (and so weights): by depth, then traversal.
+        layers, node_depth, _ = graph.keras_order(ins, outs)
         counts = collections.Counter(layer.name for layer in layers)
         for lname, c in counts.items():
             if c > 1:
@@ -68,6 +70,7 @@ class Model(Trainer, Layer):
         self._input_shape = self._input_shapes if multi_in else self._input_shapes[0]
         self.output_names = [t.layer.name for t in outs]
         self._nodes = nodes
+        self._node_depth = node_depth  # id(node) -> depth, for summary's layout rule
 
         # Number every tensor once ("slots"); a step reads and writes slots by index.
         slot = {id(t): i for i, t in enumerate(ins)}
