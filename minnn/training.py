@@ -53,11 +53,13 @@ def _check_finite(arr, what):
             )
 
 
-def to_array(data, what, width, dtype, model_name=None, index=0):
+def to_array(data, what, width, dtype, model_name=None, index=0, output=None):
     """Return ``data`` as a C-contiguous (N, width) array of ``dtype``, or raise a clear error.
 
     Integers and bools are converted to floats; nothing is broadcast, and a
     single sample of shape (width,) is refused rather than guessed at.
+    ``output``: the name of the model output this array is the target of (for y),
+    so that errors speak of targets and outputs, not of the model's inputs.
     """
     if isinstance(data, SymbolicTensor):
         raise TypeError(
@@ -68,18 +70,17 @@ def to_array(data, what, width, dtype, model_name=None, index=0):
         raise ValueError(f"{what} is missing: received None, expected an array of shape (N, {width}).")
     arr = utils.as_real_array(data, what)
     if arr.ndim != 2:
-        hint = ""
-        if arr.ndim == 1 and arr.shape[0] == width:
-            hint = f" For a single sample, pass x.reshape(1, {width})."
-        elif arr.ndim == 1:
-            hint = f" For {arr.shape[0]} samples of one feature, pass x.reshape(-1, 1)."
-        elif arr.ndim > 2:
-            hint = " Flatten each sample first: x.reshape(len(x), -1)."
+        hint = _shape_hint(arr, width, output)
         raise ValueError(
             f"{what} must be a 2-D array of shape (N, {width}); received an array of "
             f"shape {arr.shape}.{hint}"
         )
     if arr.shape[1] != width:
+        if output is not None:
+            raise ValueError(
+                f"{what} has shape {arr.shape}, but output '{output}' of the model gives "
+                f"(None, {width}): each target must have {width} value(s), as the output does."
+            )
         where = f"layer '{model_name}'" if model_name else "the model"
         raise ValueError(
             f"{what}: input {index} of {where} is incompatible with the layer: "
@@ -91,6 +92,31 @@ def to_array(data, what, width, dtype, model_name=None, index=0):
         arr = np.ascontiguousarray(arr, dtype=dtype)
     _check_finite(arr, what)
     return arr
+
+
+def _shape_hint(arr, width, output):
+    """A hint for an array that is not 2-D; it names x or y, and fits ``width``."""
+    name = "x" if output is None else "y"
+    if arr.ndim > 2:
+        return f" Flatten each sample first: {name}.reshape(len({name}), -1)."
+    if arr.ndim != 1:
+        return ""
+    n = arr.shape[0]
+    if width == 1:
+        kind = "feature" if output is None else "target value"
+        return f" For {n} samples of one {kind} each, pass {name}.reshape(-1, 1)."
+    hint = (f" For a single sample of {width} values, pass {name}.reshape(1, {width})."
+            if n == width else "")
+    if output is not None:
+        hint += (f" Output '{output}' has {width} units, so every sample needs a target of "
+                 f"{width} values.")
+        whole = np.issubdtype(arr.dtype, np.integer) or (
+            np.issubdtype(arr.dtype, np.floating) and np.isfinite(arr).all()
+            and np.all(arr == np.round(arr)))
+        if whole:
+            hint += (f" If y holds class labels 0..{width - 1}, one-hot encode them: "
+                     f"np.eye({width})[y] has shape ({n}, {width}).")
+    return hint
 
 
 def _check_batch_size(batch_size):
@@ -248,7 +274,8 @@ class Trainer:
                 out.append(same_as[1])
                 continue
             label = what if len(names) == 1 else f"{what}['{n}']"
-            out.append(to_array(a, f"{label} (target of output '{n}')", s[-1], self.dtype, n))
+            out.append(to_array(a, f"{label} (target of output '{n}')", s[-1], self.dtype,
+                                output=n))
         return out
 
     @staticmethod
