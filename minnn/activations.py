@@ -11,15 +11,36 @@ Dense fuses its activation (``Dense(20, activation='relu')``); the standalone
 """
 import numpy as np
 
+from . import utils
+
 
 class Activation:
+    """Base class. Subclasses set ``name`` and implement forward and backward.
+
+    Your own activation saves with the model when its constructor takes plain
+    values (they are remembered, as Keras's auto config does) or when it
+    overrides ``get_config``; load it with ``custom_objects={'MyAct': MyAct}``.
+    """
     name = None
+
+    def __new__(cls, *args, **kwargs):
+        act = super().__new__(cls)
+        act._init_config = utils.init_arguments(cls, args, kwargs)
+        return act
 
     def forward(self, z):
         raise NotImplementedError
 
     def backward(self, da, z, a):
         raise NotImplementedError
+
+    def get_config(self):
+        """The constructor arguments that make this activation again (Keras's form)."""
+        return dict(getattr(self, "_init_config", None) or {})
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     def __repr__(self):
         return f"<activation {self.name}>"
@@ -107,4 +128,24 @@ def get(identifier):
 
 
 def serialize(activation):
-    return activation.name
+    """'relu' for a built-in activation; {'class_name', 'config'} for your own (as Keras)."""
+    builtin = _ACTIVATIONS.get(activation.name)
+    if builtin is not None and type(builtin) is type(activation):
+        return activation.name
+    return {"class_name": type(activation).__name__, "config": activation.get_config()}
+
+
+def deserialize(config, custom_objects=None):
+    """The inverse of ``serialize``; your own activations come from ``custom_objects``."""
+    if isinstance(config, str):
+        return get(config)
+    name = config["class_name"]
+    found = (custom_objects or {}).get(name)
+    if found is None:
+        raise ValueError(
+            f"Unknown activation {name!r}: it is not built into minnn. Pass "
+            f"custom_objects={{'{name}': {name}}} to load_model."
+        )
+    if isinstance(found, Activation):
+        return found
+    return found.from_config(dict(config.get("config") or {}))

@@ -59,6 +59,13 @@ def _check_name(name):
 class Layer:
     """Base class. Subclasses set up weights in ``build`` and implement forward/backward."""
 
+    def __new__(cls, *args, **kwargs):
+        layer = super().__new__(cls)
+        # Remembered so that a custom layer without its own get_config saves its
+        # constructor arguments (Keras's auto config); see get_config.
+        layer._init_config = utils.init_arguments(cls, args, kwargs)
+        return layer
+
     def __init__(self, name=None, dtype=None):
         _check_name(name)
         self.name = name or utils.unique_name(utils.to_snake_case(type(self).__name__))
@@ -166,7 +173,17 @@ class Layer:
 
     # -- config ---------------------------------------------------------------
     def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+        """What ``from_config`` needs to make this layer again (without its weights).
+
+        A subclass with constructor arguments overrides this and adds them, as in
+        Keras. If it does not, the arguments it was constructed with are returned,
+        when they are plain JSON values (Keras's auto config).
+        """
+        config = {"name": self.name, "dtype": self.dtype}
+        auto = getattr(self, "_init_config", None)
+        if type(self).get_config is Layer.get_config and auto:
+            config = {"name": self.name, **auto, "dtype": self.dtype}
+        return config
 
     @classmethod
     def from_config(cls, config):

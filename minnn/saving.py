@@ -19,6 +19,7 @@ crash mid-write leaves either the old file or the new one, never half a file.
 Every load checks the whole file against the model first and only then
 assigns, so a failed load leaves the model as it was.
 """
+import inspect
 import io
 import json
 import os
@@ -27,7 +28,7 @@ import zipfile
 
 import numpy as np
 
-from . import graph, layers, losses, optimizers, utils
+from . import activations, graph, layers, losses, optimizers, utils
 
 FORMAT_VERSION = 1
 _HEADER = "__minnn__"
@@ -369,6 +370,12 @@ def _make_layer(entry, custom_objects, made):
                 f"{sorted(layers.LAYER_CLASSES)}; pass custom_objects={{'{class_name}': cls}} "
                 "for your own layers."
             )
+        cfg = dict(cfg)
+        if isinstance(cfg.get("activation"), dict):  # your own activation, saved as Keras does
+            try:
+                cfg["activation"] = activations.deserialize(cfg["activation"], custom_objects)
+            except ValueError as e:
+                raise LoadError(f"Layer {name!r}: {e}") from None
         layer = cls.from_config(cfg)
     made[name] = layer
     return layer
@@ -401,6 +408,116 @@ def model_from_config(config, custom_objects=None, made=None):
 # ---------------------------------------------------------------------------
 # Whole models: architecture + weights + loss + optimiser state
 # ---------------------------------------------------------------------------
+def _refuse_keras_path(path):
+    if isinstance(path, (str, os.PathLike)) and os.fsdecode(os.fspath(path)).lower().endswith(".keras"):
+        raise ValueError(
+            f"Cannot save to {os.fsdecode(os.fspath(path))!r}: a '.keras' file is Keras's own "
+            "format, which minnn does not write. minnn saves models as '.minnn' files "
+            "(model.save('model.minnn')) and reads them back with minnn.models.load_model. "
+            "To move a model to Keras, build the Keras model with minnn.interop.to_keras(model), "
+            "then save that one with Keras: keras_model.save('model.keras')."
+        )
+
+
+class NotSaveableError(ValueError):
+    """A model with a custom piece that would not load back as it is; nothing was written."""
+
+
+def _constructor_params(cls):
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "name"]
+
+
+def _check_rebuilds(obj, what, model_name, resolve=None):
+    """Raise NotSaveableError unless ``type(obj).from_config(obj.get_config())`` gives back
+    an object with the same config: what load_model will do with custom_objects.
+
+    what: e.g. "layer 'leaky' (LeakyReLU)"; resolve: turns the JSON config into
+    from_config's argument (a Dense's own activation).
+    """
+    cls = type(obj)
+
+    def refuse(why, fix):
+        raise NotSaveableError(
+            f"Cannot save model '{model_name}': {what} {why}, so the loaded model would not be "
+            f"the saved one. {fix} Nothing was written."
+        )
+
+    howto = (f"Give {cls.__name__} a get_config() that returns its constructor arguments "
+             "(dict(super().get_config(), arg=self.arg)), as Keras asks of custom objects.")
+    try:
+        config = obj.get_config()
+    except Exception as e:
+        refuse(f"cannot describe itself: get_config() raised {type(e).__name__}: {e}", howto)
+    try:
+        text = json.dumps(config)
+    except (TypeError, ValueError) as e:
+        refuse(f"has a get_config() that cannot be written to JSON ({e})",
+               "Return plain numbers, strings and lists from get_config().")
+    missing = [p for p in _constructor_params(cls) if p not in config]
+    if missing:
+        refuse(f"takes {missing} in __init__, but its get_config() does not return "
+               f"{'it' if len(missing) == 1 else 'them'} (the loaded one would get the defaults)",
+               howto)
+    state = utils.get_rng().bit_generator.state  # a constructor may draw; put it back
+    try:
+        plain = json.loads(text)
+        plain = resolve(plain) if resolve else plain
+        again = cls.from_config(plain) if hasattr(cls, "from_config") else cls(**plain)
+        same = json.loads(json.dumps(again.get_config())) == json.loads(text)
+    except Exception as e:
+        refuse(f"cannot be made again from its config: {cls.__name__}.from_config(get_config()) "
+               f"raised {type(e).__name__}: {e}",
+               f"Make {cls.__name__}.__init__ accept every key get_config() returns "
+               "(name and dtype too, passing them to super().__init__), or override from_config.")
+    finally:
+        utils.get_rng().bit_generator.state = state
+    if not same:
+        refuse("comes back from from_config(get_config()) with another config",
+               f"Make {cls.__name__}.get_config() and from_config() inverses of each other.")
+
+
+def check_rebuildable(model):
+    """Refuse (NotSaveableError), before any file is touched, a model whose custom layers,
+    activations or losses would not come back as they are from load_model with
+    custom_objects. Built-in pieces always do."""
+    from .models import Model
+
+    def walk(m):
+        for layer in m.layers:
+            if isinstance(layer, Model):
+                walk(layer)
+                continue
+            cls = type(layer)
+            if layers.LAYER_CLASSES.get(cls.__name__) is not cls:
+                _check_rebuilds(layer, f"the layer '{layer.name}' ({cls.__name__})", model.name,
+                                resolve=_resolver(layer))
+            act = getattr(layer, "activation", None)
+            if isinstance(act, activations.Activation) and isinstance(
+                    activations.serialize(act), dict):
+                _check_rebuilds(act, f"the activation {type(act).__name__!r} of layer "
+                                f"'{layer.name}'", model.name)
+
+    walk(model)
+
+
+def _resolver(layer):
+    act = getattr(layer, "activation", None)
+    if not isinstance(act, activations.Activation):
+        return None
+    own = {type(act).__name__: type(act)}
+
+    def resolve(cfg):
+        if isinstance(cfg.get("activation"), dict):
+            cfg = dict(cfg, activation=activations.deserialize(cfg["activation"], own))
+        return cfg
+    return resolve
+
+
 def _compile_config(model):
     if not model.compiled:
         return None
@@ -409,8 +526,9 @@ def _compile_config(model):
         try:
             loss_cfgs.append(losses.serialize(fn))
         except ValueError:
+            _check_rebuilds(fn, f"the loss {type(fn).__name__!r}", model.name)
             loss_cfgs.append({"class_name": type(fn).__name__, "custom": True,
-                              "config": _jsonable(fn.get_config())})
+                              "config": fn.get_config()})
     opt = model.optimizer
     opt_cfg = {"class_name": type(opt).__name__, "config": _jsonable(opt.get_config()),
                "iterations": int(opt.iterations)}
@@ -426,7 +544,14 @@ def _jsonable(cfg):
 
 
 def save_model(model, path):
-    """Write architecture, weights, loss and optimiser state to the one file ``path``."""
+    """Write architecture, weights, loss and optimiser state to the one file ``path``.
+
+    Refused before anything is written: a path ending in '.keras' (minnn does not
+    write Keras's format), and a model with a custom piece that would not load
+    back as it is (see ``check_rebuildable``).
+    """
+    _refuse_keras_path(path)
+    check_rebuildable(model)
     config = model_config(model)
     compile_cfg = _compile_config(model)
     arrays = _weight_arrays(model)
@@ -450,7 +575,10 @@ def _loss_from_config(cfg, custom_objects, path):
             f"custom_objects={{'{cfg['class_name']}': {cfg['class_name']}}}, or load with "
             "compile=False and call compile() yourself."
         )
-    return obj if isinstance(obj, losses.Loss) else obj()
+    if isinstance(obj, losses.Loss):
+        return obj
+    config = dict(cfg.get("config") or {})
+    return obj.from_config(config) if hasattr(obj, "from_config") else obj(**config)
 
 
 def _optimizer_from_config(cfg, custom_objects, path):

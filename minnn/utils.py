@@ -6,6 +6,7 @@ draw from unless they are handed a generator explicitly.
 ``set_random_seed(s)`` replaces that generator, so the same script after the
 same seed builds the same weights and sees the same batches, bit for bit.
 """
+import inspect
 import numbers
 
 import numpy as np
@@ -78,3 +79,44 @@ def unique_name(base):
     n = _name_counts.get(base, 0)
     _name_counts[base] = n + 1
     return base if n == 0 else f"{base}_{n}"
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _json_plain(value):
+    if isinstance(value, _JSON_SCALARS):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_json_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_plain(v) for k, v in value.items())
+    return False
+
+
+def init_arguments(cls, args, kwargs):
+    """The arguments ``cls(*args, **kwargs)`` was called with, defaults filled in, as a
+    dict, when every value can be written to JSON; otherwise None.
+
+    This is Keras's "auto config": a custom layer or activation whose constructor
+    takes only plain values (numbers, strings, lists of them) saves and loads
+    without a get_config() of its own. ``name`` is left out (the object has it).
+    """
+    try:
+        sig = inspect.signature(cls.__init__)
+        bound = sig.bind(None, *args, **kwargs)
+    except (TypeError, ValueError):
+        return None
+    params = list(sig.parameters.values())
+    if any(p.kind is p.POSITIONAL_ONLY for p in params[1:]):
+        return None  # cls(**config) could not pass them back
+    bound.apply_defaults()
+    out = dict(bound.arguments)
+    out.pop(params[0].name)
+    for p in params[1:]:
+        if p.kind is p.VAR_POSITIONAL and out.pop(p.name, ()):
+            return None
+        if p.kind is p.VAR_KEYWORD:
+            out.update(out.pop(p.name, {}))
+    out.pop("name", None)
+    return out if _json_plain(out) else None
