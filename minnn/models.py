@@ -204,9 +204,13 @@ class Model(Trainer, Layer):
             w.grad[...] = 0
 
     # -- inspection ---------------------------------------------------------------------
-    def summary(self, expand_nested=False, print_fn=None):
-        """Print Keras's table of layers, output shapes and parameter counts."""
-        summary_module.print_summary(self, expand_nested=expand_nested, print_fn=print_fn)
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
+                show_trainable=False, layer_range=None):
+        """Print Keras's table of layers, output shapes and parameter counts (Keras's
+        arguments, in Keras's order; see minnn/summary.py)."""
+        summary_module.print_summary(self, line_length=line_length, positions=positions,
+                                     print_fn=print_fn, expand_nested=expand_nested,
+                                     show_trainable=show_trainable, layer_range=layer_range)
 
     # -- saving (the file formats are described in saving.py) ---------------------------
     def get_config(self):

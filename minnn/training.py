@@ -180,6 +180,7 @@ class Trainer:
         loss_fns = self._resolve_losses(loss)
         self.optimizer, self.loss, self._loss_fns = opt, loss, loss_fns
         self.compiled = True
+        self._optimizer_built = False  # Keras builds it in fit, evaluate, train_on_batch
 
     def _resolve_losses(self, loss):
         names = self.output_names
@@ -392,6 +393,7 @@ class Trainer:
             xs, ys = [a[:split_at] for a in xs], [a[:split_at] for a in ys]
             n = split_at
         self._ensure_flat()
+        self._optimizer_built = True
 
         steps = -(-n // batch_size)  # ceil: the last, partial batch is kept
         history = callbacks_module.History()
@@ -476,6 +478,7 @@ class Trainer:
         batch_size = _check_batch_size(batch_size)
         verbose = progress.resolve_verbose(verbose)
         xs, ys, _ = self._standardize_xy(x, y)
+        self._optimizer_built = True  # as Keras, whose evaluate builds it (summary counts it)
         loss = self._evaluate_arrays(xs, ys, batch_size)
         progress.Progbar(-(-len(xs[0]) // batch_size), verbose).finish({"loss": loss})
         return loss
@@ -502,6 +505,7 @@ class Trainer:
         self._require_compiled()
         xs, ys, _ = self._standardize_xy(x, y)
         self._ensure_flat()
+        self._optimizer_built = True
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # reported below, clearly
                 return self._train_step(self._unpack(xs), ys)
