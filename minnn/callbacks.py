@@ -303,11 +303,19 @@ class ModelCheckpoint(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a logged loss is NaN or inf.
+    """Stop training as soon as a logged value is NaN or inf.
 
-    minnn's fit already stops by itself, before the update, on a NaN or inf
-    training loss; this callback is there for Keras code and also stops on a
-    non-finite value in the epoch's logs (such as val_loss).
+    What it does in minnn: fit already stops by itself when a batch's loss is NaN
+    or inf, *before* that batch's update, keeping the last finite weights; it then
+    prints one message and does not call the batch hooks for that batch, so this
+    callback never sees a non-finite training loss. It still stops training on a
+    non-finite value in the epoch's logs, such as val_loss. Keras code that
+    passes it runs unchanged.
+
+    In Keras this callback is what stops training, one step late: the bad batch's
+    update has already been applied (the weights are NaN), and History gets one
+    entry for the partial epoch, ``{'loss': [nan]}``. minnn's History holds the
+    completed epochs only; ``history.diverged`` says where it stopped and why.
     """
 
     def _check(self, where, logs):
