@@ -9,6 +9,11 @@ compares the initial loss, the gradients, the first Adam steps, and the loss his
 shuffle=False. Both compute in float32 with different matmul kernels, so they agree to
 float32 round-off at first; over thousands of steps that round-off grows (training is
 chaotic), so the late history is compared loosely.
+
+It also builds the branched, shared, two-input, two-output and nested graphs of
+test_layer_order.py in Keras, checks that Keras lists their layers in the table's order,
+loads minnn's get_weights() into each and compares the predictions (with minnn's old
+post-order listing planted back as a negative control), and compares summary() texts live.
 """
 import os
 
@@ -99,3 +104,80 @@ def test_same_loss_history_without_shuffling(pair):
     rel = np.abs(hm - hk) / hk
     assert rel[:20].max() < 1e-4      # measured: 5e-6
     assert rel[-1] < 0.1               # measured: 4e-3 after 3200 steps
+
+
+# -- branched graphs: Keras's layer and weight order --------------------------------------
+import types  # noqa: E402
+
+import test_layer_order as order  # noqa: E402
+
+KERAS = types.SimpleNamespace(Input=keras.Input, Dense=keras.layers.Dense,
+                              Add=keras.layers.Add, Model=keras.Model)
+
+
+def _inputs_for(model, rng):
+    shapes = [tuple(t.shape[1:]) for t in model.inputs]
+    return [rng.normal(size=(7,) + s).astype("float32") for s in shapes]
+
+
+def _predict(model, xs):
+    out = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+    return out if isinstance(out, list) else [out]
+
+
+@pytest.mark.parametrize("case, build, names, shapes", order.CASES,
+                         ids=[c[0] for c in order.CASES])
+def test_branched_graph_weights_load_into_keras(case, build, names, shapes):
+    """The table of test_layer_order.py is Keras's order, and Keras predicts as minnn does
+    once it is given minnn's get_weights()."""
+    minnn.utils.set_random_seed(1)
+    m = build()
+    k = build(KERAS)
+    assert [l.name for l in k.layers] == [l.name for l in m.layers] == names
+    k.set_weights(m.get_weights())
+    xs = _inputs_for(m, np.random.default_rng(0))
+    for a, b in zip(_predict(m, xs), _predict(k, xs)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def _same_shaped_branches(lib):
+    """The issue's scenario: b1 and a1 have the same shape, so a wrong order loads silently."""
+    inp = lib.Input((3,), name="inp")
+    b1 = lib.Dense(2, name="b1")(inp)
+    a2 = lib.Dense(2, name="a2")(lib.Dense(2, name="a1")(inp))
+    return lib.Model(inp, lib.Dense(1, name="out")(lib.Add(name="add")([b1, a2])))
+
+
+def test_same_shaped_branches_agree_and_the_old_order_would_not(monkeypatch):
+    minnn.utils.set_random_seed(2)
+    m = _same_shaped_branches(order.MINNN)
+    k = _same_shaped_branches(KERAS)
+    x = np.random.default_rng(1).normal(size=(7, 3)).astype("float32")
+    k.set_weights(m.get_weights())
+    np.testing.assert_allclose(m.predict(x, verbose=0), k.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    # Negative control: minnn's old post-order listing loads into Keras without an error...
+    monkeypatch.setattr(minnn.graph, "keras_order", order._post_order_listing)
+    old = _same_shaped_branches(order.MINNN)
+    old.set_weights(m.get_weights())
+    assert [l.name for l in old.layers] == ["inp", "b1", "a1", "a2", "add", "out"]
+    k.set_weights(old.get_weights())
+    # ...and Keras then computes something else.
+    assert not np.allclose(old.predict(x, verbose=0), k.predict(x, verbose=0), atol=1e-3)
+
+
+# -- summary(): live against Keras, beside the recorded tables --------------------------------
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "keras_reference"))
+import summary_models  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(summary_models.MODELS))
+def test_summary_is_keras_text_live(name, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    kk, mm = [], []
+    summary_models.MODELS[name](KERAS).summary(print_fn=lambda s, **_: kk.append(s),
+                                               expand_nested=True)
+    M = types.SimpleNamespace(Input=minnn.Input, Dense=minnn.Dense, Add=minnn.Add, Model=minnn.Model)
+    summary_models.MODELS[name](M).summary(print_fn=mm.append, expand_nested=True)
+    assert mm == kk

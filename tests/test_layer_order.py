@@ -9,98 +9,104 @@ model.layers]`` (tests/test_keras_parity.py repeats the check against Keras
 itself when it is installed). The forward pass still runs in an ordinary
 topological order; only the listing follows Keras.
 """
+import types
+
 import numpy as np
 import pytest
 
 import minnn
 from minnn import Add, Dense, Input, Model, graph
 
+# The builders take the library as an argument, so that tests/test_keras_parity.py builds
+# the same graphs with Keras and checks this table against Keras itself.
+MINNN = types.SimpleNamespace(Input=Input, Dense=Dense, Add=Add, Model=Model)
+
 
 # -- the graphs (names as in keras-semantics-2.md §1) ------------------------------
-def brief(swap=False):
+def brief(k=MINNN, swap=False):
     """a. out = Dense(Add([b1(inp), a2(a1(inp))])), ResNet's shortcut shape."""
-    inp = Input((3,), name="inp")
-    b1 = Dense(2, name="b1")(inp)
-    a2 = Dense(2, name="a2")(Dense(4, name="a1")(inp))
-    s = Add(name="add")([a2, b1] if swap else [b1, a2])
-    return Model(inp, Dense(1, name="out")(s))
+    inp = k.Input((3,), name="inp")
+    b1 = k.Dense(2, name="b1")(inp)
+    a2 = k.Dense(2, name="a2")(k.Dense(4, name="a1")(inp))
+    s = k.Add(name="add")([a2, b1] if swap else [b1, a2])
+    return k.Model(inp, k.Dense(1, name="out")(s))
 
 
-def two_inputs(reverse=False):
+def two_inputs(k=MINNN, reverse=False):
     """b. h1 = Dense(x1); h2b = Dense(h2(x2)); o = Dense(merge([h1, h2b]))."""
-    x1, x2 = Input((3,), name="x1"), Input((4,), name="x2")
-    h1 = Dense(2, name="h1")(x1)
-    h2b = Dense(2, name="h2b")(Dense(5, name="h2")(x2))
-    o = Dense(1, name="o")(Add(name="cat")([h1, h2b]))
-    return Model([x2, x1] if reverse else [x1, x2], o)
+    x1, x2 = k.Input((3,), name="x1"), k.Input((4,), name="x2")
+    h1 = k.Dense(2, name="h1")(x1)
+    h2b = k.Dense(2, name="h2b")(k.Dense(5, name="h2")(x2))
+    o = k.Dense(1, name="o")(k.Add(name="cat")([h1, h2b]))
+    return k.Model([x2, x1] if reverse else [x1, x2], o)
 
 
-def creation_order():
+def creation_order(k=MINNN):
     """c. p is created (and called) first, yet listed after q and q2."""
-    x = Input((3,), name="x")
-    p = Dense(2, name="p")(x)
-    q2 = Dense(2, name="q2")(Dense(4, name="q")(x))
-    return Model(x, Dense(1, name="o3")(Add(name="cat")([q2, p])))
+    x = k.Input((3,), name="x")
+    p = k.Dense(2, name="p")(x)
+    q2 = k.Dense(2, name="q2")(k.Dense(4, name="q")(x))
+    return k.Model(x, k.Dense(1, name="o3")(k.Add(name="cat")([q2, p])))
 
 
-def two_outputs(reverse=False):
+def two_outputs(k=MINNN, reverse=False):
     """d. trunk feeds oa directly and ob through ob1; the outputs list breaks the tie."""
-    x = Input((3,), name="x")
-    trunk = Dense(4, name="trunk")(x)
-    oa = Dense(1, name="oa")(trunk)
-    ob = Dense(2, name="ob")(Dense(3, name="ob1")(trunk))
-    return Model(x, [ob, oa] if reverse else [oa, ob])
+    x = k.Input((3,), name="x")
+    trunk = k.Dense(4, name="trunk")(x)
+    oa = k.Dense(1, name="oa")(trunk)
+    ob = k.Dense(2, name="ob")(k.Dense(3, name="ob1")(trunk))
+    return k.Model(x, [ob, oa] if reverse else [oa, ob])
 
 
-def shared_chain():
-    x = Input((3,), name="x")
-    s = Dense(3, name="s")
-    return Model(x, Dense(1, name="o")(s(s(x))))
+def shared_chain(k=MINNN):
+    x = k.Input((3,), name="x")
+    s = k.Dense(3, name="s")
+    return k.Model(x, k.Dense(1, name="o")(s(s(x))))
 
 
-def shared_on_branches():
+def shared_on_branches(k=MINNN):
     """s is called on x and on a(x): listed once, at its deeper use's depth."""
-    x = Input((3,), name="x")
-    s = Dense(3, name="s")
-    a = Dense(3, name="a")(x)
-    return Model(x, Dense(1, name="o")(Add(name="add")([s(x), s(a)])))
+    x = k.Input((3,), name="x")
+    s = k.Dense(3, name="s")
+    a = k.Dense(3, name="a")(x)
+    return k.Model(x, k.Dense(1, name="o")(k.Add(name="add")([s(x), s(a)])))
 
 
-def shared_on_two_inputs():
-    x1, x2 = Input((3,), name="x1"), Input((3,), name="x2")
-    s = Dense(2, name="s")
-    return Model([x1, x2], Dense(1, name="o")(Add(name="add")([s(x1), s(x2)])))
+def shared_on_two_inputs(k=MINNN):
+    x1, x2 = k.Input((3,), name="x1"), k.Input((3,), name="x2")
+    s = k.Dense(2, name="s")
+    return k.Model([x1, x2], k.Dense(1, name="o")(k.Add(name="add")([s(x1), s(x2)])))
 
 
-def unused_input():
-    x1, x2 = Input((3,), name="x1"), Input((2,), name="x2")
-    return Model([x1, x2], Dense(1, name="o")(Dense(2, name="h")(x1)))
+def unused_input(k=MINNN):
+    x1, x2 = k.Input((3,), name="x1"), k.Input((2,), name="x2")
+    return k.Model([x1, x2], k.Dense(1, name="o")(k.Dense(2, name="h")(x1)))
 
 
-def nested_model_on_a_branch():
-    x = Input((3,), name="x")
-    e_in = Input((3,), name="e_in")
-    enc = Model(e_in, Dense(2, name="e2")(Dense(4, name="e1")(e_in)), name="enc")
-    side = Dense(2, name="side")(x)
-    return Model(x, Dense(1, name="o")(Add(name="add")([side, enc(x)])))
+def nested_model_on_a_branch(k=MINNN):
+    x = k.Input((3,), name="x")
+    e_in = k.Input((3,), name="e_in")
+    enc = k.Model(e_in, k.Dense(2, name="e2")(k.Dense(4, name="e1")(e_in)), name="enc")
+    side = k.Dense(2, name="side")(x)
+    return k.Model(x, k.Dense(1, name="o")(k.Add(name="add")([side, enc(x)])))
 
 
 CASES = [
     # (id, builder, Keras's model.layers, Keras's get_weights() shapes)
     ("a", brief, ["inp", "a1", "b1", "a2", "add", "out"],
      [(3, 4), (4,), (3, 2), (2,), (4, 2), (2,), (2, 1), (1,)]),
-    ("a_add_swapped", lambda: brief(swap=True), ["inp", "a1", "a2", "b1", "add", "out"],
+    ("a_add_swapped", lambda k=MINNN: brief(k, swap=True), ["inp", "a1", "a2", "b1", "add", "out"],
      [(3, 4), (4,), (4, 2), (2,), (3, 2), (2,), (2, 1), (1,)]),
     ("b", two_inputs, ["x2", "x1", "h2", "h1", "h2b", "cat", "o"],
      [(4, 5), (5,), (3, 2), (2,), (5, 2), (2,), (2, 1), (1,)]),
-    ("b_inputs_reversed", lambda: two_inputs(reverse=True),
+    ("b_inputs_reversed", lambda k=MINNN: two_inputs(k, reverse=True),
      ["x2", "x1", "h2", "h1", "h2b", "cat", "o"],
      [(4, 5), (5,), (3, 2), (2,), (5, 2), (2,), (2, 1), (1,)]),
     ("c", creation_order, ["x", "q", "q2", "p", "cat", "o3"],
      [(3, 4), (4,), (4, 2), (2,), (3, 2), (2,), (2, 1), (1,)]),
     ("d", two_outputs, ["x", "trunk", "ob1", "oa", "ob"],
      [(3, 4), (4,), (4, 3), (3,), (4, 1), (1,), (3, 2), (2,)]),
-    ("d_outputs_reversed", lambda: two_outputs(reverse=True), ["x", "trunk", "ob1", "ob", "oa"],
+    ("d_outputs_reversed", lambda k=MINNN: two_outputs(k, reverse=True), ["x", "trunk", "ob1", "ob", "oa"],
      [(3, 4), (4,), (4, 3), (3,), (3, 2), (2,), (4, 1), (1,)]),
     ("shared_chain", shared_chain, ["x", "s", "o"], [(3, 3), (3,), (3, 1), (1,)]),
     ("shared_on_branches", shared_on_branches, ["x", "a", "s", "add", "o"],
