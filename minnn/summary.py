@@ -42,6 +42,8 @@ def _shape_text(shape):
 
 
 def _is_sequential(model):
+    # A Sequential model sets _is_sequential = True: Keras never gives it "Connected to",
+    # and its rows are its `layers`, which leave the InputLayer out.
     return getattr(model, "_is_sequential", False) or not hasattr(model, "_nodes")
 
 
