@@ -583,12 +583,18 @@ _FROM_KERAS = {
 def _keras_loss_entries(kmodel):
     """[(output name, loss as compiled)] for a compiled Keras model."""
     loss = kmodel.loss
-    names = list(kmodel.output_names)
+    names = _keras_output_names(kmodel)
     if isinstance(loss, dict):
         return [(n, loss.get(n)) for n in names]
     if isinstance(loss, (list, tuple)):
         return list(zip(names, loss))
     return [(n, loss) for n in names]
+
+
+def _keras_output_names(kmodel):
+    # A functional output is named after the layer that made it (a Sequential has no
+    # output_names attribute, but the same rule holds).
+    return [t._keras_history[0].name for t in kmodel.outputs]
 
 
 def _keras_loss_to_minnn(keras, loss):
@@ -624,7 +630,18 @@ def _keras_loss_to_minnn(keras, loss):
     try:
         return losses.get(name), None
     except (ValueError, TypeError):
-        return None, f"function {name!r}"
+        cls = _keras_loss_class_of(keras, name)
+        return None, cls if cls else f"function {name!r}"
+
+
+def _keras_loss_class_of(keras, function_name):
+    """Keras's class name for one of its loss functions ('huber' -> 'Huber'), else None."""
+    for attr in dir(keras.losses):
+        obj = getattr(keras.losses, attr)
+        if isinstance(obj, type) and issubclass(obj, keras.losses.Loss) \
+                and utils.to_snake_case(attr) == function_name:
+            return attr
+    return None
 
 
 def _init_params(cls):
@@ -751,6 +768,9 @@ def from_keras(keras_model):
         raise TypeError(
             f"from_keras expects a keras.Model, received {type(keras_model).__name__}."
         )
+    if _keras_class(keras_model) not in ("Functional", "Sequential"):
+        raise UnsupportedError(f"The Keras model '{keras_model.name}'",
+                               _keras_layer_problems(keras, keras_model))
     if not _keras_built(keras_model):
         raise ValueError(
             f"The Keras model '{keras_model.name}' is not built yet, so it has no weights to "
@@ -758,12 +778,9 @@ def from_keras(keras_model):
             "it on data once, then convert it."
         )
     problems = []
-    if _keras_class(keras_model) not in ("Functional", "Sequential"):
-        problems += _keras_layer_problems(keras, keras_model)
-    else:
-        for op in _keras_all_layers(keras, keras_model):
-            problems += _keras_layer_problems(keras, op)
-        problems += _keras_compile_problems(keras, keras_model)
+    for op in _keras_all_layers(keras, keras_model):
+        problems += _keras_layer_problems(keras, op)
+    problems += _keras_compile_problems(keras, keras_model)
     if problems:
         raise UnsupportedError(f"The Keras model '{keras_model.name}'", problems)
 
