@@ -13,33 +13,28 @@ with ``allow_pickle=False`` so that loading a file can never run code:
 
 The JSON travels inside the archive as a uint8 array under ``__minnn__``.
 
-Every write is atomic: the archive is written to a temporary file in the same
-folder, flushed to disk, then renamed over the target (``os.replace``), so a
+Every write is atomic (``atomic.py``): the archive is written to a temporary
+file in the same folder, flushed to disk, then renamed over the target, so a
 crash mid-write leaves either the old file or the new one, never half a file.
-Every load checks the whole file against the model first and only then
-assigns, so a failed load leaves the model as it was.
+
+Every load treats the file as hostile (``archive.py``): names and shapes are
+read from the headers and checked against the model before any data is read,
+then the values are checked, and only then assigned, so a failed load leaves
+the model as it was. Every failure due to the file is a ``LoadError``.
 """
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from . import archive, budget, graph, layers, losses, optimizers, utils
 from .archive import LoadError
+from .atomic import IsAFolderError, NotAFileError, PathError, atomic_write  # noqa: F401
+from .atomic import check_path as _check_path
 
 FORMAT_VERSION = 1
 _HEADER = archive.HEADER
 _OPT_PREFIX = "optimizer/"
-
-
-class PathError(FileNotFoundError, ValueError):
-    """A path that names no file to load (or no folder to save into). Both an OSError,
-    as Python's own open() raises, and a ValueError, as Keras's load_model raises."""
-
-
-class IsAFolderError(IsADirectoryError, ValueError):
-    """A path that names a folder where a file is expected."""
 
 
 # A loader raises only LoadErrors (arguments aside): these two are also the errors above.
@@ -52,75 +47,8 @@ class FolderGivenError(IsAFolderError, LoadError):
 
 
 # ---------------------------------------------------------------------------
-# Atomic writes
+# Writing (atomic.py makes every write all-or-nothing)
 # ---------------------------------------------------------------------------
-def _check_path(path, what):
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(
-            f"{what} expects a file path (str or pathlib.Path), received "
-            f"{path!r} of type {type(path).__name__}."
-        )
-    path = os.fspath(path)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    if not path:
-        raise ValueError(f"{what} received an empty path ''; expected a file name such as 'model.minnn'.")
-    return path
-
-
-def atomic_write(path, write):
-    """Call ``write(f)`` on a temporary file next to ``path``, then rename it to ``path``.
-
-    If anything fails (an error, a full disk, Ctrl-C) the temporary file is
-    removed and ``path`` is untouched: it keeps its earlier content, if any.
-    """
-    path = _check_path(path, "save")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise PathError(f"Cannot save to {path!r}: the folder {folder!r} does not exist.")
-    if os.path.isdir(path):
-        raise IsAFolderError(f"Cannot save to {path!r}: it is a folder; expected a file name.")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_folder(folder)
-
-
-def _file_mode(path):
-    # mkstemp makes the file private (0o600); give it the mode an ordinary open() would.
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def _fsync_folder(folder):
-    # Make the rename itself durable (POSIX); not possible on every platform.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_archive(path, header, arrays):
     blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
 
@@ -140,7 +68,7 @@ def _open_archive(path, what):
     caller compares names and shapes with the model before reading any data.
     """
     path = _check_path(path, what)
-    if not os.path.lexists(path):
+    if not os.path.exists(path):
         raise MissingFileError(f"{what}: no such file {path!r}.")
     if os.path.isdir(path):
         raise FolderGivenError(f"{what}: {path!r} is a folder; expected a file saved by minnn.")
