@@ -49,6 +49,8 @@ def open_regular(path, what, error=LoadError):
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         f = open(path, "rb", opener=lambda p, _: os.open(p, flags))
+    except FileNotFoundError:
+        raise
     except OSError as e:
         raise error(f"{what}: cannot read {path!r}: {e.strerror or e}.") from None
     mode = os.fstat(f.fileno()).st_mode
