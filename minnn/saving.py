@@ -454,7 +454,7 @@ def _loss_from_config(cfg, custom_objects, path):
 
 
 def _optimizer_from_config(cfg, custom_objects, path):
-    known = {"SGD": optimizers.SGD, "Adam": optimizers.Adam}
+    known = {"SGD": optimizers.SGD, "Adam": optimizers.Adam, "RMSprop": optimizers.RMSprop}
     cls = (custom_objects or {}).get(cfg["class_name"]) or known.get(cfg["class_name"])
     if cls is None:
         raise LoadError(
