@@ -92,6 +92,24 @@ class Model(Trainer, Layer):
         self._flat = self._grad_flat = None
 
     # -- as a layer -------------------------------------------------------------------
+    def __call__(self, inputs, training=None):
+        """On symbolic tensors: record the call (the model becomes a layer of a bigger graph).
+        On arrays: the output for them, as ``forward(x, training=bool(training))``; as in
+        Keras, ``model(x)`` runs in inference mode unless training=True."""
+        items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        if any(isinstance(t, graph.SymbolicTensor) for t in items):
+            return super().__call__(inputs)
+        xs = self._standardize_x(inputs)
+        return self.forward(self._unpack(xs), training=bool(training))
+
+    @property
+    def input_shape(self):
+        return self._input_shape
+
+    @property
+    def output_shape(self):
+        return list(self._output_shapes) if self._multi_out else self._output_shapes[0]
+
     def compute_output_shape(self, input_shape):
         return list(self._output_shapes) if self._multi_out else self._output_shapes[0]
 
@@ -286,3 +304,8 @@ def _accumulate(grads, i, g):
 def load_model(filepath, custom_objects=None, compile=True):
     """Rebuild a model saved with ``model.save(filepath)``. See ``minnn.saving.load_model``."""
     return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)
+
+
+# Sequential is a Model; it lives in its own file and is also reachable here, as
+# keras.models.Sequential is.
+from .sequential import Sequential  # noqa: E402
