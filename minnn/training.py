@@ -301,7 +301,7 @@ class Trainer:
                 )
             ys = list(y)
         out = []
-        for n, a, s, fn in zip(names, ys, shapes, self._loss_fns):
+        for n, a, s, fn in zip(names, ys, shapes, self._loss_fns or [None] * len(names)):
             label = what if len(names) == 1 else f"{what}['{n}']"
             if getattr(fn, "sparse_labels", False):  # integer class labels, not one-hot rows
                 out.append(to_labels(a, label, s, n))
