@@ -17,6 +17,7 @@ The text is the one Keras prints (``keras/src/utils/summary_utils.py``, drawn by
 import re
 import shutil
 
+from . import graph
 from .layers import InputLayer
 
 _BYTES_PER_SCALAR = 4  # Keras's `iterations` and `learning_rate` variables
@@ -42,9 +43,10 @@ def _shape_text(shape):
 
 
 def _is_sequential(model):
-    # A Sequential model sets _is_sequential = True: Keras never gives it "Connected to",
-    # and its rows are its `layers`, which leave the InputLayer out.
-    return getattr(model, "_is_sequential", False) or not hasattr(model, "_nodes")
+    # Keras never gives a Sequential model "Connected to"; its rows are its `layers`,
+    # which leave the InputLayer out.
+    from .sequential import Sequential
+    return isinstance(model, Sequential) or not getattr(model, "_nodes", None)
 
 
 def _nodes_by_layer(model):
@@ -61,9 +63,10 @@ def shows_connections(model):
     """Keras's rule for the 4-column layout (see the module docstring)."""
     if _is_sequential(model):
         return False
+    depth = graph.keras_order(model.inputs, model.outputs)[1]
     per_depth = {}
     for node in model._nodes:
-        per_depth.setdefault(model._node_depth.get(id(node), 0), []).append(node)
+        per_depth.setdefault(depth.get(id(node), 0), []).append(node)
     if any(len(nodes) > 1 or len(nodes[0].inputs) > 1 for nodes in per_depth.values()):
         return True
     return any(len(nodes) > 1 for nodes in _nodes_by_layer(model).values())

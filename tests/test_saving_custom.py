@@ -15,7 +15,7 @@ X = np.random.default_rng(3).normal(size=(8, 3)).astype("float32")
 
 
 # -- custom pieces, written as a learner would --------------------------------------------
-class LeakyReLU(Layer):
+class MyLeakyReLU(Layer):
     """A layer with a constructor argument and no get_config: Keras's auto config applies."""
 
     def __init__(self, negative_slope=0.3, **kwargs):
@@ -65,7 +65,7 @@ class Leaky(activations.Activation):
 def leaky_model():
     x = Input((3,))
     h = Dense(4, name="h")(x)
-    y = Dense(2, name="out")(LeakyReLU(negative_slope=0.01, name="leaky")(h))
+    y = Dense(2, name="out")(MyLeakyReLU(negative_slope=0.01, name="leaky")(h))
     m = Model(x, y)
     # A kernel and data for which the slope matters: negative pre-activations.
     m.get_layer("h").set_weights([-np.abs(m.get_layer("h").kernel.value) - 0.5, np.zeros(4)])
@@ -76,7 +76,7 @@ def test_custom_layer_keeps_its_constructor_argument(tmp_path):
     m = leaky_model()
     before = m.predict(X, verbose=0)
     m.save(tmp_path / "m.minnn")
-    loaded = minnn.models.load_model(tmp_path / "m.minnn", custom_objects={"LeakyReLU": LeakyReLU})
+    loaded = minnn.models.load_model(tmp_path / "m.minnn", custom_objects={"MyLeakyReLU": MyLeakyReLU})
     assert loaded.get_layer("leaky").negative_slope == 0.01
     np.testing.assert_array_equal(loaded.predict(X, verbose=0), before)
     # The default slope would change the predictions: the check above can tell.
@@ -85,7 +85,7 @@ def test_custom_layer_keeps_its_constructor_argument(tmp_path):
 
 
 def test_auto_config_lists_the_constructor_arguments():
-    assert LeakyReLU(negative_slope=0.01, name="lr").get_config() == {
+    assert MyLeakyReLU(negative_slope=0.01, name="lr").get_config() == {
         "name": "lr", "negative_slope": 0.01, "dtype": "float32"}
     assert Leaky(0.05).get_config() == {"alpha": 0.05}
     assert Scale(2.0, name="s").get_config() == {"name": "s", "dtype": "float32", "factor": 2.0}
@@ -93,7 +93,7 @@ def test_auto_config_lists_the_constructor_arguments():
 
 def test_custom_layer_without_custom_objects_fails_clearly(tmp_path):
     leaky_model().save(tmp_path / "m.minnn")
-    with pytest.raises(LoadError, match=r"custom_objects=\{'LeakyReLU': cls\}"):
+    with pytest.raises(LoadError, match=r"custom_objects=\{'MyLeakyReLU': cls\}"):
         minnn.models.load_model(tmp_path / "m.minnn")
 
 
