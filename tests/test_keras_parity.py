@@ -325,12 +325,19 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "keras_reference"))
 import summary_models  # noqa: E402
 
 
+SUMMARY_KERAS = types.SimpleNamespace(
+    Input=keras.Input, Dense=keras.layers.Dense, Add=keras.layers.Add, Model=keras.Model,
+    Sequential=keras.Sequential, Flatten=keras.layers.Flatten, Dropout=keras.layers.Dropout)
+SUMMARY_MINNN = types.SimpleNamespace(
+    Input=minnn.Input, Dense=minnn.Dense, Add=minnn.Add, Model=minnn.Model,
+    Sequential=minnn.Sequential, Flatten=minnn.layers.Flatten, Dropout=minnn.layers.Dropout)
+
+
 @pytest.mark.parametrize("name", sorted(summary_models.MODELS))
 def test_summary_is_keras_text_live(name, monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
     kk, mm = [], []
-    summary_models.MODELS[name](KERAS).summary(print_fn=lambda s, **_: kk.append(s),
+    summary_models.MODELS[name](SUMMARY_KERAS).summary(print_fn=lambda s, **_: kk.append(s),
                                                expand_nested=True)
-    M = types.SimpleNamespace(Input=minnn.Input, Dense=minnn.Dense, Add=minnn.Add, Model=minnn.Model)
-    summary_models.MODELS[name](M).summary(print_fn=mm.append, expand_nested=True)
+    summary_models.MODELS[name](SUMMARY_MINNN).summary(print_fn=mm.append, expand_nested=True)
     assert mm == kk

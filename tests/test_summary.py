@@ -23,7 +23,9 @@ import summary_models as sm  # noqa: E402
 with open(os.path.join(HERE, "summaries.json"), encoding="utf-8") as _f:
     KERAS = json.load(_f)
 
-M = types.SimpleNamespace(Input=minnn.Input, Dense=minnn.Dense, Add=minnn.Add, Model=minnn.Model)
+M = types.SimpleNamespace(Input=minnn.Input, Dense=minnn.Dense, Add=minnn.Add, Model=minnn.Model,
+                          Sequential=minnn.Sequential, Flatten=minnn.layers.Flatten,
+                          Dropout=minnn.layers.Dropout)
 
 
 def minnn_text(model, **kwargs):
@@ -45,7 +47,7 @@ def test_summary_is_keras_text(name, cols, kwargs, monkeypatch):
 def test_optimizer_params_after_training(opt, trained, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     model = sm.tutorial(M)
-    model.compile({"adam": "adam", "sgd": "sgd",
+    model.compile({"adam": "adam", "sgd": "sgd", "rmsprop": "rmsprop",
                    "sgd_momentum": minnn.optimizers.SGD(momentum=0.9)}[opt], "mse")
     if trained:
         model.fit(np.zeros((4, 2)), np.zeros((4, 2)), epochs=1, verbose=0)

@@ -17,7 +17,8 @@ sys.path.insert(0, os.path.dirname(__file__))
 import summary_models as sm  # noqa: E402
 
 K = types.SimpleNamespace(Input=keras.Input, Dense=keras.layers.Dense, Add=keras.layers.Add,
-                          Model=keras.Model)
+                          Model=keras.Model, Sequential=keras.Sequential,
+                          Flatten=keras.layers.Flatten, Dropout=keras.layers.Dropout)
 
 
 def text(model, **kwargs):
@@ -35,7 +36,7 @@ def main():
     os.environ["COLUMNS"] = "80"
     for opt, trained in sm.OPTIMIZER_CASES:
         model = sm.tutorial(K)
-        model.compile({"adam": "adam", "sgd": "sgd",
+        model.compile({"adam": "adam", "sgd": "sgd", "rmsprop": "rmsprop",
                        "sgd_momentum": keras.optimizers.SGD(momentum=0.9)}[opt], "mse")
         if trained:
             model.fit(np.zeros((4, 2)), np.zeros((4, 2)), epochs=1, verbose=0)

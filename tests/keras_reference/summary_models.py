@@ -1,6 +1,7 @@
 """The models whose summaries tests/test_summary.py compares with Keras's.
 
-Each builder takes a namespace with Input, Dense, Add and Model, so that the same
+Each builder takes a namespace with Input, Dense, Add, Model, Sequential, Flatten and
+Dropout, so that the same
 code builds the Keras model (in make_summaries.py, run with Keras installed) and
 the minnn one (in the test). Every layer is named, so automatic names do not matter.
 """
@@ -65,13 +66,36 @@ def long_names(k):
                    name="long_names")
 
 
+def sequential(k):
+    return k.Sequential([k.Input((4,)), k.Dense(3, name="d1"), k.Dense(2, name="d2")], name="seq")
+
+
+def sequential_unbuilt(k):
+    """No Input: Keras shows '?' and '0 (unbuilt)' until the model is built."""
+    return k.Sequential([k.Dense(3, name="e1"), k.Dense(2, name="e2")], name="lazy")
+
+
+def sequential_nested(k):
+    inner = k.Sequential([k.Input((4,)), k.Dense(3, name="s1"), k.Dense(2, name="s2")],
+                         name="inner")
+    x = k.Input((4,), name="xin")
+    return k.Model(x, k.Dense(1, name="top")(inner(x)), name="outer")
+
+
+def sequential_images(k):
+    return k.Sequential([k.Input((2, 3)), k.Flatten(name="flat"), k.Dense(3, name="f1"),
+                         k.Dropout(0.5, name="drop"), k.Dense(2, name="f2")], name="images")
+
+
 MODELS = {f.__name__: f for f in (tutorial, brief, shared_chain, shared_add, two_io,
-                                  nested_branch, long_names)}
+                                  nested_branch, long_names, sequential, sequential_unbuilt,
+                                  sequential_nested, sequential_images)}
 
 # (model, $COLUMNS, summary() keyword arguments)
 CASES = (
     [(name, cols, {}) for name in MODELS for cols in (80, 200)]
-    + [(name, 80, {"expand_nested": True}) for name in ("tutorial", "nested_branch")]
+    + [(name, 80, {"expand_nested": True}) for name in ("tutorial", "nested_branch",
+                                                       "sequential_nested")]
     + [(name, cols, {}) for name in ("tutorial", "brief") for cols in range(40, 131, 9)]
     + [("brief", 60, {"expand_nested": True}), ("tutorial", 60, {"expand_nested": True})]
     + [(name, cols, {"show_trainable": True}) for name in ("tutorial", "brief") for cols in (80, 200)]
@@ -81,7 +105,7 @@ CASES = (
 )
 
 # (optimizer, trained?): the footer after compile, and after one epoch of fit
-OPTIMIZER_CASES = [(opt, trained) for opt in ("adam", "sgd", "sgd_momentum")
+OPTIMIZER_CASES = [(opt, trained) for opt in ("adam", "sgd", "sgd_momentum", "rmsprop")
                    for trained in (False, True)]
 
 
