@@ -101,8 +101,11 @@ def _minnn_model_class():
 
 
 def _minnn_sequential_class():
-    from . import models
-    return getattr(models, "Sequential", None)
+    try:
+        from .sequential import Sequential
+    except ImportError:  # a minnn without Sequential: Keras Sequentials become functional
+        return None
+    return Sequential
 
 
 def _is_minnn_model(layer):
@@ -281,6 +284,12 @@ class _ToKeras:
     def model(self, model):
         keras = self.keras
         seq_cls = _minnn_sequential_class()
+        if seq_cls is not None and isinstance(model, seq_cls):
+            inner = [self.layer(l) for l in model.layers if type(l).__name__ != "InputLayer"]
+            first = model.inputs[0].layer
+            return keras.Sequential(
+                [keras.Input(shape=tuple(first.shape), name=first.name, dtype=first.dtype)]
+                + inner, name=model.name)
         ins = [self.input_tensor(t) for t in model.inputs]
         for node, as_list in _minnn_nodes(model):
             if not node.inputs:
@@ -291,11 +300,6 @@ class _ToKeras:
             for t, kt in zip(node.outputs, outs):
                 self.tensors[id(t)] = kt
         outs = [self.tensors[id(t)] for t in model.outputs]
-        if seq_cls is not None and isinstance(model, seq_cls):
-            inner = [self.layers[id(l)] for l in model.layers
-                     if type(l).__name__ != "InputLayer"]
-            return keras.Sequential([keras.Input(shape=tuple(model.inputs[0].shape[1:]),
-                                                 dtype=model.dtype)] + inner, name=model.name)
         return keras.Model(ins if model._multi_in else ins[0],
                            outs if model._multi_out else outs[0], name=model.name)
 
@@ -742,6 +746,12 @@ class _FromKeras:
         return made
 
     def model(self, kmodel):
+        seq_cls = _minnn_sequential_class()
+        if seq_cls is not None and _keras_class(kmodel) == "Sequential":
+            first = kmodel.inputs[0]._keras_history[0]
+            inp = layers_module.Input(shape=tuple(first.batch_shape[1:]), name=first.name,
+                                      dtype=_keras_dtype(first))
+            return seq_cls([inp] + [self.layer(l) for l in kmodel.layers], name=kmodel.name)
         ins = [self.input_tensor(t) for t in kmodel.inputs]
         for node, as_list in _keras_nodes(kmodel):
             args = [self.tensors[id(t)] for t in node.input_tensors]
@@ -750,10 +760,6 @@ class _FromKeras:
             for kt, t in zip(node.outputs, outs):
                 self.tensors[id(kt)] = t
         outs = [self.tensors[id(t)] for t in kmodel.outputs]
-        seq_cls = _minnn_sequential_class()
-        if seq_cls is not None and _keras_class(kmodel) == "Sequential":
-            inner = [self.layers[id(l)] for l in kmodel.layers]
-            return seq_cls([ins[0]] + inner, name=kmodel.name)
         multi_in = isinstance(getattr(kmodel, "_inputs_struct", None), (list, tuple, dict))
         multi_out = isinstance(getattr(kmodel, "_outputs_struct", None), (list, tuple, dict))
         Model = _minnn_model_class()
@@ -821,7 +827,7 @@ def _compile_minnn(keras, kmodel, model, pairs):
     for slot in slots:
         flat = np.concatenate([
             np.asarray(slot[kopt._get_variable_index(by_weight[id(w)])].value).ravel()
-            for w in weights]).astype(model._flat.dtype)
+            for w in weights]).astype(weights[0].value.dtype)
         start = 0
         for p in model._param_flats:
             state.append(flat[start:start + p.size].reshape(p.shape))
