@@ -177,7 +177,7 @@ def _minnn_layer_problems(layer, keras):
     if not hasattr(keras.layers, kind):
         return [f"{kind} (layer '{layer.name}'): Keras has no layer of that name"]
     problems = []
-    act = getattr(layer, "activation", None)
+    act = getattr(layer, "activation", None) if kind in ("Dense", "Activation") else None
     if act is not None and not isinstance(act, str):
         name = _minnn_activation_name(act)
         if name is None or not _keras_has_activation(keras, name):
@@ -247,10 +247,8 @@ def _config_to_keras(layer, keras):
 
 _TO_KERAS = {
     "Dense": _dense_to_keras,
-    "Add": _config_to_keras,
-    "ReLU": _config_to_keras,
-    "Flatten": _config_to_keras,
-    "Dropout": _config_to_keras,
+    **{kind: _config_to_keras for kind in ("Add", "ReLU", "Flatten", "Dropout", "Activation",
+                                           "Softmax", "LeakyReLU", "ELU")},
 }
 
 
@@ -474,7 +472,7 @@ def _keras_dtype(layer):
 _KERAS_LAYER_DEFAULTS = {
     "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
     "kernel_constraint": None, "bias_constraint": None, "lora_rank": None,
-    "quantization_config": None, "noise_shape": None,
+    "quantization_config": None,
 }
 _KERAS_INITIALIZERS = {"GlorotUniform": "glorot_uniform", "Zeros": "zeros", "Ones": "ones"}
 
@@ -525,6 +523,11 @@ def _keras_layer_problems(keras, layer):
         except ValueError:
             problems.append(f"activation '{name}' ({where})")
     problems += _FROM_KERAS_CHECKS.get(kind, lambda c, w: [])(cfg, where)
+    if kind == "Dense":
+        ranks = {len(n.input_tensors[0].shape) for n in layer._inbound_nodes if n.input_tensors}
+        if any(r != 2 for r in ranks):
+            problems.append(f"{where} on an input of rank {max(ranks)}: minnn's Dense takes "
+                            "(N, D); put a Flatten before it")
     return problems
 
 
@@ -534,7 +537,13 @@ def _relu_checks(cfg, where):
     return [f"ReLU option {b} ({where})" for b in bad]
 
 
-_FROM_KERAS_CHECKS = {"ReLU": _relu_checks}
+def _softmax_checks(cfg, where):
+    axis = cfg.get("axis", -1)
+    return [] if axis in (-1, [-1]) else [f"Softmax option axis={axis} ({where}): minnn "
+                                          "takes the softmax along the last axis only"]
+
+
+_FROM_KERAS_CHECKS = {"ReLU": _relu_checks, "Softmax": _softmax_checks}
 
 
 def _minnn_initializer(cfg_value, layer_name, key):
@@ -579,8 +588,12 @@ _FROM_KERAS = {
     "Dense": _dense_from_keras,
     "Add": _config_from_keras(()),
     "ReLU": _config_from_keras(()),
-    "Flatten": _config_from_keras(()),
-    "Dropout": _config_from_keras(("rate", "seed")),
+    "Flatten": _config_from_keras(("data_format",)),
+    "Dropout": _config_from_keras(("rate", "noise_shape", "seed")),
+    "Activation": _config_from_keras(("activation",)),
+    "Softmax": _config_from_keras(()),
+    "LeakyReLU": _config_from_keras(("negative_slope",)),
+    "ELU": _config_from_keras(("alpha",)),
 }
 
 
