@@ -1,17 +1,16 @@
 """Training: compile, fit, evaluate, predict and train_on_batch, with Keras's semantics.
 
 ``Trainer`` is mixed into ``Model``; it relies on the model's ``forward``,
-``backward`` and flat parameter buffers. One training step is::
+``backward`` and flat parameter buffers. ``Model.train_step`` is one training
+step, and reads as the textbook does: forward, loss, zero the gradients,
+backward, ``optimizer.apply(grads, weights)`` (the only place weights change).
+``fit`` is a loop of train_step over each epoch's shuffled batches.
 
-    y_pred = model.forward(x)            # every layer caches what it needs
-    L      = loss.forward(y, y_pred)      # computed *before* the update, as Keras logs it
-    dy     = loss.backward(y, y_pred)
-    grads  = 0;  model.backward(dy)       # layers add into their gradients
-    optimizer.apply(params, grads)        # the only place weights change
-
-``fit`` logs, per epoch, the batch-size-weighted mean of those pre-update
-losses, Σ n_b·L_b / Σ n_b, which is why it differs from ``evaluate`` on the
-final weights.
+``fit`` logs, per epoch, the batch-size-weighted mean of the losses computed
+*before* each update, Σ n_b·L_b / Σ n_b (the total kept in float32, as Keras's
+loss tracker keeps it), which is why it differs from ``evaluate`` on the final
+weights. minnn/reference.py has the plain versions (``fit_epoch``,
+``epoch_batches``), which tests prove equal to this, bit for bit.
 """
 import math
 import numbers
@@ -134,6 +133,27 @@ def _take_rows(a, perm, buffers, key):
     return np.take(a, perm, axis=0, out=buffers[key], mode="clip")
 
 
+class LossMean:
+    """The running mean of batch losses, weighted by batch size, that fit logs as 'loss'.
+
+    As Keras's loss tracker: total += float32(L_b)·float32(n_b), kept in float32;
+    the result is total / Σ n_b. ``last`` is the last batch's loss, as computed.
+    """
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.total, self.seen, self.last = np.float32(0), 0, None
+
+    def update(self, loss, n):
+        """Add one batch's loss; return the logs, {'loss': the mean so far}."""
+        self.total += np.float32(loss) * np.float32(n)
+        self.seen += n
+        self.last = loss
+        return {"loss": float(self.total / np.float32(self.seen))}
+
+
 class Trainer:
     """compile / fit / evaluate / predict / train_on_batch for a Model."""
 
@@ -145,6 +165,7 @@ class Trainer:
         self.stop_training = False
         self._loss_fns = None
         self._step_guard = StepGuard()  # makes each optimiser step all-or-nothing
+        self._loss_mean = LossMean()    # what train_step logs as 'loss'
 
     # -- compile ----------------------------------------------------------------
     def compile(self, optimizer="adam", loss=None):
@@ -268,6 +289,9 @@ class Trainer:
     def _unpack(self, xs):
         return xs[0] if self._single_input else xs
 
+    def _unpack_y(self, ys):
+        return ys[0] if self._single_output else ys
+
     def _loss_and_grad(self, ys, y_pred):
         """Total loss (sum over outputs, as Keras) and dL/dy_pred for each output."""
         if self._single_output:
@@ -279,16 +303,25 @@ class Trainer:
             grads.append(fn.backward(y, p))
         return total, grads
 
-    def _train_step(self, xb, ys):
-        """One optimiser step on one batch; returns the loss computed before the update."""
-        y_pred = self.forward(xb)
-        loss, dy = self._loss_and_grad(ys, y_pred)
-        if not math.isfinite(loss):
-            raise TrainingDiverged(loss)
-        self._grad_flat.fill(0)
-        self.backward(dy, need_dx=False)  # dL/dx of the data is never used: skip it
-        self._step_guard.apply(self.optimizer, self._param_flats, self._grad_flats, loss)
-        return loss
+    def train_step(self, data):
+        """One optimiser step on one batch, as Keras's ``Model.train_step`` (override it to
+        customise training; ``fit`` calls it for every batch).
+
+        data = (x, y): x an (N, D) array (a list for several inputs), y an (N, M) array
+        (a list for several outputs), of the model's dtype, as fit hands them.
+        Returns the logs, ``{'loss': L}``: the batch-size-weighted mean of the batch
+        losses since the epoch began, each computed before its batch's update.
+        """
+        x, y = data
+        ys = [y] if self._single_output else list(y)
+        y_pred = self.forward(x)                                 # every layer caches what backward needs
+        loss, dy = self._loss_and_grad(ys, y_pred)               # L and dL/dŷ
+        self.zero_grad()                                         # backward adds into the gradients
+        self.backward(dy, need_dx=False)                         # dL/dθ for every weight (dL/dx unused)
+        grads, weights = self._flat_grads_and_weights()          # all of them, one buffer each
+        with self._step_guard.protect(self.optimizer, weights, loss):  # all or nothing: guard.py
+            self.optimizer.apply(grads, weights)
+        return self._loss_mean.update(loss, len(ys[0]))
 
     # -- fit ---------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -387,24 +420,22 @@ class Trainer:
             else:
                 ex, ey = xs, ys
             bar = progress.Progbar(steps, verbose)
-            total, seen = 0.0, 0
+            self._loss_mean.reset()
             for step in range(steps):
                 lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
                 xb = ex[0][lo:hi] if self._single_input else [a[lo:hi] for a in ex]
+                yb = ey[0][lo:hi] if self._single_output else [a[lo:hi] for a in ey]
                 try:
-                    loss = self._train_step(xb, [a[lo:hi] for a in ey])
+                    logs = self.train_step((xb, yb))
                 except TrainingDiverged as e:
                     self._report_divergence(epoch, step, e, verbose)
                     cbs.on_train_end()
                     return history
-                total += (hi - lo) * loss
-                seen += hi - lo
-                logs = {"loss": total / seen}
                 bar.update(step + 1, logs)
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:  # as Keras: a callback may stop after any batch
                     break
-            logs = {"loss": total / seen}
+            logs = dict(logs)
             if val is not None:
                 logs["val_loss"] = self._evaluate_arrays(val[0], val[1], batch_size)
             bar.finish(logs)
@@ -475,9 +506,11 @@ class Trainer:
         self._require_compiled()
         xs, ys, _ = self._standardize_xy(x, y)
         self._ensure_flat()
+        self._loss_mean.reset()  # as Keras (reset_metrics=True): the logs hold this batch only
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # reported below, clearly
-                return self._train_step(self._unpack(xs), ys)
+                self.train_step((self._unpack(xs), self._unpack_y(ys)))
+                return self._loss_mean.last
         except TrainingDiverged as e:
             what = (f"The loss is {e.value} on this batch" if e.what == "loss" else
                     f"This update would make some weights NaN or inf (loss {e.value:.6g})")
