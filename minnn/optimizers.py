@@ -15,6 +15,27 @@ import numpy as np
 from .layers import Weight
 
 
+def _checked_params(grads, weights):
+    """The arrays behind ``weights``, after checking they pair up with ``grads``."""
+    if len(grads) != len(weights):
+        raise ValueError(f"apply() received {len(grads)} gradients but {len(weights)} weights.")
+    params = []
+    for g, w in zip(grads, weights):
+        if isinstance(g, Weight):
+            raise TypeError(
+                "optimizer.apply takes (grads, weights), in Keras's order; received Weight "
+                "objects as the first argument. Call optimizer.apply(grads, weights) "
+                "(minnn 0.1's order, apply(params, grads), was the other way round)."
+            )
+        p = w.value if isinstance(w, Weight) else w
+        if p.shape != g.shape:
+            raise ValueError(
+                f"A gradient of shape {g.shape} does not match its weight of shape {p.shape}."
+            )
+        params.append(p)
+    return params
+
+
 def _check_positive(name, value, upper=None):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) \
             or value <= 0 or (upper is not None and value >= upper):
@@ -40,22 +61,7 @@ class Optimizer:
         passed first get a clear error; two lists of plain arrays cannot be told
         apart, so for them the old order cannot be caught: update such calls.
         """
-        if any(isinstance(g, Weight) for g in grads):
-            raise TypeError(
-                "optimizer.apply takes (grads, weights), in Keras's order; received Weight "
-                "objects as the first argument. Call optimizer.apply(grads, weights) "
-                "(minnn 0.1's order, apply(params, grads), was the other way round)."
-            )
-        params = [w.value if isinstance(w, Weight) else w for w in weights]
-        if len(params) != len(grads):
-            raise ValueError(
-                f"apply() received {len(grads)} gradients but {len(params)} weights."
-            )
-        for p, g in zip(params, grads):
-            if p.shape != g.shape:
-                raise ValueError(
-                    f"A gradient of shape {g.shape} does not match its weight of shape {p.shape}."
-                )
+        params = _checked_params(grads, weights)
         self._update(params, grads)
         self.iterations += 1  # once per step, after every variable is updated
 
@@ -187,7 +193,8 @@ class Adam(Optimizer):
         return self._m is not None and len(self._m) == len(params) and all(
             m.shape == p.shape and m.dtype == p.dtype for m, p in zip(self._m, params))
 
-    def _update(self, params, grads):
+    def _ensure_state(self, params):
+        # m and v are made at the first step, for these parameters and no others.
         if not self._state_matches(params):
             if self.iterations:
                 raise ValueError(
@@ -196,6 +203,9 @@ class Adam(Optimizer):
                     "Use a new optimizer for a different model."
                 )
             self._build(params)
+
+    def _update(self, params, grads):
+        self._ensure_state(params)
         t = self.iterations + 1
         b1, b2 = self.beta_1, self.beta_2
         alpha = self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)

@@ -12,7 +12,6 @@ loss tracker keeps it), which is why it differs from ``evaluate`` on the final
 weights. minnn/reference.py has the plain versions (``fit_epoch``,
 ``epoch_batches``), which tests prove equal to this, bit for bit.
 """
-import math
 import numbers
 
 import numpy as np
@@ -343,8 +342,9 @@ class Trainer:
             # A diverging run is reported in one clear message (see _report_divergence),
             # so numpy's overflow warnings on the way there would only be noise.
             with np.errstate(over="ignore", invalid="ignore"):
-                return self._fit(x, y, batch_size, epochs, verbose, callbacks,
-                                 validation_split, validation_data, shuffle)
+                xs, ys, val, batch_size, verbose = self._fit_data(
+                    x, y, batch_size, epochs, verbose, validation_split, validation_data, shuffle)
+                return self._fit_loop(xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle)
         except KeyboardInterrupt:
             self._report_interrupt(started=self.history is not before)
             raise
@@ -360,8 +360,10 @@ class Trainer:
             f"model.history holds the {done} completed epoch(s)."
         )
 
-    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
-             validation_data, shuffle):
+    def _fit_data(self, x, y, batch_size, epochs, verbose, validation_split, validation_data,
+                  shuffle):
+        """Every check of fit's arguments, before anything changes. Returns the training
+        arrays, the validation arrays (or None), the batch size and the verbosity."""
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
         if not _is_int(epochs) or epochs < 0:
@@ -398,8 +400,11 @@ class Trainer:
             xs, ys = [a[:split_at] for a in xs], [a[:split_at] for a in ys]
             n = split_at
         self._ensure_flat()
+        return xs, ys, val, batch_size, verbose
 
-        steps = -(-n // batch_size)  # ceil: the last, partial batch is kept
+    def _fit_loop(self, xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle):
+        """fit's loop: for each epoch, train_step on each batch; returns the History."""
+        steps = -(-len(xs[0]) // batch_size)  # ceil: the last, partial batch is kept
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
             callbacks, self,
@@ -413,20 +418,11 @@ class Trainer:
             if verbose and epochs > 1:
                 print(f"Epoch {epoch + 1}/{epochs}")
             cbs.on_epoch_begin(epoch)
-            if shuffle:
-                # One permuted copy per epoch; the batches below are views into it.
-                perm = rng.permutation(n)
-                ex, ey = _permuted(xs, ys, perm, shuffled)
-            else:
-                ex, ey = xs, ys
             bar = progress.Progbar(steps, verbose)
             self._loss_mean.reset()
-            for step in range(steps):
-                lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
-                xb = ex[0][lo:hi] if self._single_input else [a[lo:hi] for a in ex]
-                yb = ey[0][lo:hi] if self._single_output else [a[lo:hi] for a in ey]
+            for step, batch in enumerate(self._epoch_batches(xs, ys, batch_size, shuffle, rng, shuffled)):
                 try:
-                    logs = self.train_step((xb, yb))
+                    logs = self.train_step(batch)
                 except TrainingDiverged as e:
                     self._report_divergence(epoch, step, e, verbose)
                     cbs.on_train_end()
@@ -444,6 +440,17 @@ class Trainer:
                 break
         cbs.on_train_end()
         return history
+
+    def _epoch_batches(self, xs, ys, batch_size, shuffle, rng, buffers):
+        """Yield one epoch's batches (x, y), as train_step takes them: the fast version of
+        reference.epoch_batches. The rows are permuted once, into reused buffers (see
+        _permuted); every batch is a view into that copy."""
+        n = len(xs[0])
+        ex, ey = _permuted(xs, ys, rng.permutation(n), buffers) if shuffle else (xs, ys)
+        for lo in range(0, n, batch_size):
+            hi = min(n, lo + batch_size)
+            yield (ex[0][lo:hi] if self._single_input else [a[lo:hi] for a in ex],
+                   ey[0][lo:hi] if self._single_output else [a[lo:hi] for a in ey])
 
     def _report_divergence(self, epoch, step, err, verbose):
         self.stop_training = True
