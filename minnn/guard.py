@@ -2,8 +2,8 @@
 
 The training step wraps its update in this guard, visibly::
 
-    with self._step_guard.protect(self.optimizer, self._param_flats, loss):
-        self.optimizer.apply(self._grad_flats, self._param_flats)
+    with self._step_guard.protect(self.optimizer, weights, loss):
+        self.optimizer.apply(grads, weights)
 
 An Adam step changes the weights, m, v and ``iterations`` in a dozen in-place
 NumPy calls. Three things can stop it half-way or spoil it:
