@@ -51,7 +51,7 @@ def test_train_step_is_the_reference_step_bit_for_bit():
 
 def test_train_step_logs_the_running_mean_since_the_epoch_began():
     model = _model()
-    model._loss_mean.reset()
+    model.reset_metrics()
     x, y = _batch(8)
     twin = _model()
     l1 = twin.train_on_batch(x[:5], y[:5])
