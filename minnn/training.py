@@ -373,6 +373,8 @@ class Trainer:
     def _metric_logs(self):
         """{name: running mean}, keys sorted as Keras's logs (a repeated name gets _1, _2, ...)."""
         logs = {"loss": self._loss_tracker.result()}
+        if self._compiled_metrics is None and not self._output_loss_trackers:
+            return logs  # the common case, once per step: nothing to name or sort
         if self._compiled_metrics is not None:
             counts = {}
             prefixes = [f"{n}_" if len(self.output_names) > 1 else "" for n in self.output_names]
@@ -506,21 +508,24 @@ class Trainer:
         return sum(w * v for w, v in zip(weights, per_output)), per_output
 
     def _loss_and_grad(self, ys, y_pred):
-        """Total loss Σ_k w_k·L_k and dL/dy_pred = w_k·dL_k/dy_pred for each output."""
+        """(total, dL/dy_pred, per-output losses): the total is Σ_k w_k·L_k and each output's
+        gradient w_k·dL_k/dy_pred (w_k = 1 without loss_weights); the per-output losses,
+        logged with several outputs, are unweighted, as Keras logs them."""
         if self._single_output:
             fn = self._loss_fns[0]
             loss, dy = fn.forward(ys[0], y_pred), fn.backward(ys[0], y_pred)
             if self._loss_weights is not None:
                 w = self._loss_weights[0]
-                return w * loss, dy * dy.dtype.type(w)
-            return loss, dy
+                return w * loss, dy * dy.dtype.type(w), []
+            return loss, dy, []
         weights = self._loss_weights or [1.0] * len(self._loss_fns)
-        total, grads = 0.0, []
+        total, grads, per_output = 0.0, [], []
         for fn, w, y, p in zip(self._loss_fns, weights, ys, y_pred):
-            total += w * fn.forward(y, p)
+            per_output.append(fn.forward(y, p))
+            total += w * per_output[-1]
             g = fn.backward(y, p)
             grads.append(g if w == 1.0 else g * g.dtype.type(w))
-        return total, grads
+        return total, grads, per_output
 
     def train_step(self, data):
         """One optimiser step on one batch, as Keras's ``Model.train_step`` (override it to
@@ -528,25 +533,20 @@ class Trainer:
 
         data = (x, y): x an (N, D) array (a list for several inputs), y an (N, M) array
         (a list for several outputs), of the model's dtype, as fit hands them.
-        Returns the logs, ``{'loss': L}``: the batch-size-weighted mean of the batch
-        losses since the epoch began (``reset_metrics``), each computed before its
-        batch's update.
+        Returns the logs: the running means since the epoch began (``reset_metrics``) of
+        the loss, each batch's computed before its update, and of the metrics.
         """
         x, y = data
         ys = [y] if self._single_output else list(y)
         y_pred = self.forward(x, training=True)                  # every layer caches what backward needs
-        loss, dy = self._loss_and_grad(ys, y_pred)               # L and dL/dŷ
+        loss, dy, per_output = self._loss_and_grad(ys, y_pred)   # L and dL/dŷ
         self.zero_grad()                                         # backward adds into the gradients
         self.backward(dy, need_dx=False)                         # dL/dθ for every weight (dL/dx unused)
         grads, weights = self._flat_grads_and_weights()          # all of them, one buffer each
         with self._step_guard.protect(self.optimizer, weights, loss):  # all or nothing: guard.py
             self.optimizer.apply(grads, weights)
-        return self._log_batch(loss, ys, y_pred)
-
-    def _log_batch(self, loss, ys, y_pred):
-        """Add one batch to the running means and return the logs (what fit records)."""
-        self._batch_loss = loss  # as computed, for train_on_batch
-        self._loss_tracker.update_state(loss, len(ys[0]))
+        # As Keras, the metrics are updated after the step, from the predictions made before it.
+        self._update_metrics(ys, y_pred, loss, per_output, len(ys[0]))
         return self._metric_logs()
 
     # -- fit ---------------------------------------------------------------------------
@@ -777,16 +777,19 @@ class Trainer:
         cbs.on_predict_end()
         return outs[0] if self._single_output else outs
 
-    def train_on_batch(self, x, y):
-        """One optimiser step on (x, y) as a single batch; returns the pre-update loss."""
+    def train_on_batch(self, x, y, return_dict=False):
+        """One optimiser step on (x, y) as a single batch; returns what it logged before
+        the update, as Keras: the loss (a float), or with metrics or several outputs a
+        list [loss, <output>_loss ..., metrics ...], or a dict with ``return_dict=True``."""
         self._require_compiled()
+        if not isinstance(return_dict, bool):
+            raise TypeError(f"return_dict must be True or False, received return_dict={return_dict!r}.")
         xs, ys, _ = self._standardize_xy(x, y)
         self._ensure_flat()
         self.reset_metrics()  # as Keras (reset_metrics=True): the logs hold this batch only
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # reported below, clearly
-                self.train_step((self._unpack(xs), ys[0] if self._single_output else ys))
-                return self._batch_loss
+                logs = self.train_step((self._unpack(xs), ys[0] if self._single_output else ys))
         except TrainingDiverged as e:
             what = (f"The loss is {e.value} on this batch" if e.what == "loss" else
                     f"This update would make some weights NaN or inf (loss {e.value:.6g})")
@@ -794,3 +797,4 @@ class Trainer:
                 f"{what}; the weights were not updated. Try a lower learning_rate "
                 f"(it is {self.optimizer.learning_rate:g})."
             ) from None
+        return logs if return_dict else self._results_in_order(logs)
