@@ -13,8 +13,10 @@
 losses, Σ n_b·L_b / Σ n_b, which is why it differs from ``evaluate`` on the
 final weights.
 """
+import contextlib
 import math
 import numbers
+import threading
 
 import numpy as np
 
@@ -26,6 +28,12 @@ from . import progress, utils
 from .graph import SymbolicTensor
 from .guard import StepGuard, TrainingDiverged  # noqa: F401  (TrainingDiverged is re-exported)
 
+
+
+class AlreadyFittingError(RuntimeError):
+    """fit() on a model that is already fitting: from one of its callbacks, or from
+    another thread. Two runs interleaving their steps on one set of weights would
+    corrupt both."""
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -216,6 +224,7 @@ class Trainer:
         self._loss_tracker = None
         self._output_loss_trackers = []
         self._step_guard = StepGuard()  # makes each optimiser step all-or-nothing
+        self._fit_lock = threading.Lock()  # held while fit runs: one run at a time
 
     # -- compile ----------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
@@ -563,14 +572,28 @@ class Trainer:
         """
         before = self.history
         try:
-            # A diverging run is reported in one clear message (see _report_divergence),
-            # so numpy's overflow warnings on the way there would only be noise.
-            with np.errstate(over="ignore", invalid="ignore"):
-                return self._fit(x, y, batch_size, epochs, verbose, callbacks,
-                                 validation_split, validation_data, shuffle, initial_epoch)
+            with contextlib.ExitStack() as held:
+                # Acquire and register the release on one line, so that no Ctrl-C falls
+                # between them; the ExitStack then calls the C-level Lock.release however
+                # fit ends. (No `try:` line may follow inside this block: an interrupt
+                # traced at a `try:` line skips the handlers around it.)
+                if self._fit_lock.acquire(blocking=False): held.callback(self._fit_lock.release)
+                else: raise self._already_fitting()  # noqa: E701
+                # A diverging run is reported in one clear message (see _report_divergence),
+                # so numpy's overflow warnings on the way there would only be noise.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    return self._fit(x, y, batch_size, epochs, verbose, callbacks,
+                                     validation_split, validation_data, shuffle, initial_epoch)
         except KeyboardInterrupt:
             self._report_interrupt(started=self.history is not before)
             raise
+
+    def _already_fitting(self):
+        return AlreadyFittingError(
+            f"fit() was called on model '{self.name}' while it is already fitting (from one of "
+            "its callbacks, or from another thread). A model trains one run at a time: wait "
+            "for the running fit to return, or stop it with model.stop_training = True."
+        )
 
     def _report_interrupt(self, started):
         if not started:
