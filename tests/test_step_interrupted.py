@@ -43,11 +43,16 @@ def step_by_batch(m):
     m.train_on_batch(X, X)
 
 
+def step_by_train_step(m):
+    m.train_step((X, X))  # the public step, as fit calls it for each batch
+
+
 def step_by_fit(m):
     m.fit(X, X, epochs=1, batch_size=8, shuffle=False, verbose=0)  # one epoch of one step
 
 
-@pytest.mark.parametrize("how", [step_by_batch, step_by_fit], ids=["train_on_batch", "fit"])
+@pytest.mark.parametrize("how", [step_by_train_step, step_by_batch, step_by_fit],
+                         ids=["train_step", "train_on_batch", "fit"])
 @pytest.mark.parametrize("opt", list(OPTIMIZERS))
 def test_ctrl_c_at_every_line_of_a_first_step(tmp_path, capsys, opt, how):
     # Before: a Ctrl-C while Adam allocated its moments left m without v; the step's
