@@ -418,3 +418,11 @@ def test_any_edit_of_the_header_loads_correctly_or_raises_a_load_error(saved_onc
                 continue
             if loaded is not None:  # load_model: whatever loaded holds the file's weights
                 assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), m.get_weights()))
+
+
+def test_the_member_count_is_capped(trained, monkeypatch):
+    # The cap itself (65,535) would need a 4 MB file to reach; the check is the same at 3.
+    from minnn import archive
+    m, path, _ = trained
+    monkeypatch.setattr(archive, "MAX_MEMBERS", 3)
+    assert_refused(m, path, "minnn reads files of at most 3 arrays")
