@@ -38,9 +38,12 @@ def _same_predictions(m, k, x):
 
 
 def _next_epoch(m, k, x, y, batch_size=32):
-    hm = m.fit(x, y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0).history["loss"]
-    hk = k.fit(x, y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0).history["loss"]
-    return _rel(hm, hk)
+    """The largest relative difference between the two histories of one more epoch, over
+    every logged key (the loss, per-output losses, metrics), which must be the same keys."""
+    hm = m.fit(x, y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0).history
+    hk = k.fit(x, y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0).history
+    assert sorted(hm) == sorted(hk)
+    return max(_rel(hm[key], hk[key]) for key in hk)
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +174,8 @@ def test_keras_classifier_with_bce_and_adam_to_minnn():
     keras.utils.set_random_seed(1)
     k = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"),
                           keras.layers.Dense(1, activation="sigmoid")], name="clf")
-    k.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
+    k.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy",
+              metrics=["accuracy", "mse"])
     k.fit(x, y, epochs=2, batch_size=32, verbose=0)
     m = interop.from_keras(k)
     assert m.name == "clf"
@@ -208,16 +212,20 @@ def test_two_inputs_two_outputs_and_a_shared_layer():
     oa = keras.layers.Dense(1, name="oa")(h)
     ob = keras.layers.Dense(2, activation="sigmoid", name="ob")(h)
     k = keras.Model([x1, x2], [oa, ob], name="two")
-    k.compile(optimizer="adam", loss=["mse", "mse"])
+    k.compile(optimizer="adam", loss=["mse", "binary_crossentropy"], loss_weights=[2.0, 0.5],
+              metrics={"oa": ["mae"], "ob": ["accuracy", keras.metrics.BinaryAccuracy(name="acc2")]})
     rng = np.random.default_rng(2)
     xs = [rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 5)).astype("float32")]
-    ys = [rng.normal(size=(64, 1)).astype("float32"), rng.uniform(size=(64, 2)).astype("float32")]
+    ys = [rng.normal(size=(64, 1)).astype("float32"),
+          (rng.uniform(size=(64, 2)) > 0.5).astype("float32")]
     k.fit(xs, ys, epochs=1, batch_size=16, verbose=0)
     m = interop.from_keras(k)
     assert m.count_params() == k.count_params()
     assert m.output_names == ["oa", "ob"]
     assert _same_predictions(m, k, xs) < PRED_TOL
     assert _next_epoch(m, k, xs, ys, batch_size=16) < HIST_TOL
+    k2 = interop.to_keras(m)   # and back: loss weights and metrics travel too
+    assert _next_epoch(m, k2, xs, ys, batch_size=16) < HIST_TOL
 
 
 def test_keras_pieces_minnn_lacks_are_all_listed_before_building(monkeypatch):
