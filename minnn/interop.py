@@ -40,11 +40,11 @@ class UnsupportedError(ValueError):
     ``pieces`` is the list of descriptions, one per unsupported piece.
     """
 
-    def __init__(self, what, pieces):
+    def __init__(self, what, pieces, lacking="the other side"):
         self.pieces = list(pieces)
         lines = "\n".join(f"  - {p}" for p in self.pieces)
         super().__init__(
-            f"{what} uses {len(self.pieces)} piece(s) that the other side does not have; "
+            f"{what} uses {len(self.pieces)} piece(s) that {lacking} does not have; "
             f"nothing was built:\n{lines}"
         )
 
@@ -401,7 +401,7 @@ def to_keras(model):
         problems += _minnn_layer_problems(layer, keras)
     problems += _minnn_compile_problems(model, keras)
     if problems:
-        raise UnsupportedError(f"The minnn model '{model.name}'", problems)
+        raise UnsupportedError(f"The minnn model '{model.name}'", problems, "Keras")
 
     conv = _ToKeras(keras)
     kmodel = conv.model(model)
@@ -763,8 +763,21 @@ def _keras_compile_problems(keras, kmodel):
                         "no sample weights")
     for out, identifier in _keras_metric_entries(kmodel):
         if _minnn_metric(keras, identifier) is None:
-            problems.append(f"{_describe(identifier)} (metric of output '{out}')")
+            problems.append(f"{_keras_metric_class(keras, identifier)} (metric of output '{out}')")
     return problems
+
+
+def _keras_metric_class(keras, identifier):
+    """Keras's class name for a metric given as a string ('auc' -> 'AUC'), where it has one."""
+    if isinstance(identifier, str):
+        try:
+            found = keras.metrics.get(identifier)
+        except (ValueError, TypeError):
+            return repr(identifier)
+        if isinstance(found, keras.metrics.Metric):
+            return type(found).__name__
+        return getattr(found, "__name__", repr(identifier))
+    return _describe(identifier)
 
 
 def _keras_compile_args(kmodel):
@@ -897,7 +910,7 @@ def from_keras(keras_model):
         )
     if _keras_class(keras_model) not in ("Functional", "Sequential"):
         raise UnsupportedError(f"The Keras model '{keras_model.name}'",
-                               _keras_layer_problems(keras, keras_model))
+                               _keras_layer_problems(keras, keras_model), "minnn")
     if not _keras_built(keras_model):
         raise ValueError(
             f"The Keras model '{keras_model.name}' is not built yet, so it has no weights to "
@@ -909,7 +922,7 @@ def from_keras(keras_model):
         problems += _keras_layer_problems(keras, op)
     problems += _keras_compile_problems(keras, keras_model)
     if problems:
-        raise UnsupportedError(f"The Keras model '{keras_model.name}'", problems)
+        raise UnsupportedError(f"The Keras model '{keras_model.name}'", problems, "minnn")
 
     # Building layers draws initial weights from minnn's generator; they are overwritten
     # at once, so put the generator back as it was (a conversion is not a random event).

@@ -236,7 +236,7 @@ def test_keras_pieces_minnn_lacks_are_all_listed_before_building(monkeypatch):
                            kernel_regularizer=keras.regularizers.L2(0.01))(h)
     out = keras.layers.LayerNormalization(name="norm")(h)
     k = keras.Model(inp, out)
-    k.compile(optimizer="nadam", loss="huber")
+    k.compile(optimizer="nadam", loss="huber", metrics=["auc"])
 
     def no_building(*args, **kwargs):
         raise AssertionError("a minnn layer was built before the error")
@@ -247,9 +247,11 @@ def test_keras_pieces_minnn_lacks_are_all_listed_before_building(monkeypatch):
     text = str(err.value)
     for name in ("Conv2D (layer 'conv')", "activation 'gelu' (Dense 'd_gelu')",
                  "kernel_regularizer=L2 (Dense 'd_gelu')", "LayerNormalization (layer 'norm')",
-                 "Huber (loss of output 'norm')", "Nadam (optimizer)"):
+                 "Huber (loss of output 'norm')", "Nadam (optimizer)",
+                 "AUC (metric of output 'norm')"):
         assert any(name in p for p in pieces), (name, pieces)
         assert name in text
+    assert text.startswith("The Keras model") and "that minnn does not have" in text
 
 
 def test_subclassed_keras_model_is_refused_clearly():
