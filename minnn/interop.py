@@ -407,7 +407,9 @@ def to_keras(model):
     kmodel = conv.model(model)
     pairs = _paired_weights(conv.pairs)
     for w, v in pairs:
-        v.assign(w.value)
+        # A copy: on the CPU, JAX may wrap a NumPy array without copying it, and minnn
+        # updates its weights in place, so the Keras model would train on minnn's changes.
+        v.assign(np.array(w.value, copy=True))
     if getattr(model, "compiled", False):
         _compile_keras(model, kmodel, pairs, keras)
     return kmodel
@@ -449,7 +451,7 @@ def _compile_keras(model, kmodel, pairs, keras):
     index = {id(w): i for i, w in enumerate(model.weights)}
     for slot, arrays in zip(slots, per_kind):
         for w, v in pairs:
-            slot[kopt._get_variable_index(v)].assign(arrays[index[id(w)]])
+            slot[kopt._get_variable_index(v)].assign(np.array(arrays[index[id(w)]], copy=True))
 
 
 # ---------------------------------------------------------------------------

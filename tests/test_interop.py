@@ -92,6 +92,41 @@ def test_optimizer_state_is_what_makes_the_histories_agree(data, monkeypatch):
     assert _next_epoch(ae, k, data, data, batch_size=64) > 10 * HIST_TOL
 
 
+def _small_trained_minnn():
+    minnn.utils.set_random_seed(6)
+    i = minnn.Input((3,))
+    m = minnn.Model(i, minnn.Dense(1)(minnn.Dense(4, activation="tanh")(i)))
+    m.compile("adam", "mse")
+    x = np.random.default_rng(6).normal(size=(32, 3)).astype("float32")
+    m.fit(x, x[:, :1], epochs=1, batch_size=16, verbose=0)
+    return m, x
+
+
+def test_the_keras_model_owns_its_arrays(monkeypatch):
+    """On the CPU, JAX may wrap a NumPy array without copying it; minnn updates its weights
+    in place, so without a copy the Keras model would silently train on minnn's changes."""
+    m, x = _small_trained_minnn()
+    k = interop.to_keras(m)
+    before = [w.copy() for w in k.get_weights()]
+    m.fit(x, x[:, :1], epochs=1, batch_size=16, verbose=0)   # minnn moves on alone
+    assert all(np.array_equal(a, b) for a, b in zip(before, k.get_weights()))
+
+
+def test_negative_control_without_the_copy_keras_sees_minnn_training(monkeypatch):
+    m, x = _small_trained_minnn()
+    real_array = np.array
+    monkeypatch.setattr(np, "array", lambda a, *args, copy=True, **kw:
+                        a if isinstance(a, np.ndarray) and not args and not kw
+                        else real_array(a, *args, copy=copy, **kw))
+    k = interop.to_keras(m)
+    monkeypatch.undo()
+    before = [w.copy() for w in k.get_weights()]
+    m.fit(x, x[:, :1], epochs=1, batch_size=16, verbose=0)
+    if all(np.array_equal(a, b) for a, b in zip(before, k.get_weights())):
+        pytest.skip("this JAX build copied the arrays itself, so the planted bug is harmless here")
+    assert not all(np.array_equal(a, b) for a, b in zip(before, k.get_weights()))
+
+
 def test_uncompiled_model_moves_without_loss_or_optimizer(data):
     minnn.utils.set_random_seed(1)
     _, _, ae = build_tutorial_ae()
