@@ -21,8 +21,8 @@ The tests raise KeyboardInterrupt before each line of minnn a save runs (with
 and training.py: what must be undone is undone by a finaliser or by a C-level
 call registered with ``contextlib.ExitStack`` (no Python line of a clean-up can
 then be skipped), and no ``try:`` line stands inside a region that must be
-cleaned up, because an interrupt traced at a ``try:`` line escapes the handlers
-around it (CPython 3.11 puts no exception handler over that line).
+cleaned up, because an interrupt raised by the tracer at a ``try:`` line is not
+caught by the handlers around it (observed on CPython 3.11).
 """
 import errno
 import hashlib
