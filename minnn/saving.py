@@ -449,8 +449,8 @@ def _metric_from_config(cfg, custom_objects):
         return cfg
     name = cfg.get("class_name") if isinstance(cfg, dict) else None
     obj = (custom_objects or {}).get(name) or getattr(metrics_module, name or "", None)
-    if obj is None:
-        return None
+    if obj is None or not callable(obj) or (name or "").startswith("_"):
+        return None  # a name from the file picks only a public metric, never e.g. `np`
     if cfg.get("function"):
         return obj
     if isinstance(obj, type) and issubclass(obj, metrics_module.Metric):
