@@ -122,7 +122,7 @@ def _scratch_copy(dest):
 class Outcome:
     bug: Bug
     caught: bool
-    failed: list       # ["tests/...::test_x - reason", ...]
+    failed: list       # [("tests/...::test_x - summary", ["E   assert ...", ...]), ...]
     output: str        # pytest's output, for when something unexpected happened
 
 
@@ -135,12 +135,14 @@ def plant(bug):
         for path, old, new in bug.edits:
             f = tmp / path
             f.write_text(f.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
-        env = dict(os.environ, PYTHONPATH=str(tmp), PYTHONDONTWRITEBYTECODE="1")
+        # A wide "terminal", so that pytest's one-line reasons are not cut at 80 columns.
+        env = dict(os.environ, PYTHONPATH=str(tmp), PYTHONDONTWRITEBYTECODE="1", COLUMNS="250")
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-             "--tb=line", "-rf", "-x", *bug.tests],
+             "--tb=short", "-rf", "-x", *bug.tests],
             cwd=tmp, env=env, capture_output=True, text=True, timeout=300)
     failed = [line[len("FAILED "):] for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
+    failed = [(f, _reasons(proc.stdout, f.split(" - ")[0])) for f in failed]
     # pytest exits 1 when tests ran and some failed; 2-5 mean it could not run them at all.
     caught = proc.returncode == 1 and bool(failed)
     return Outcome(bug, caught, failed, proc.stdout + proc.stderr)
@@ -160,8 +162,9 @@ def describe(outcome):
         lines.append(f"  planted in {path}:  {old.strip()}  ->  {new.strip().splitlines()[0]}")
     if outcome.caught:
         lines.append("  caught by:")
-        for f in outcome.failed:
-            lines.append("    " + _short(f))
+        for summary, reasons in outcome.failed:
+            lines.append("    " + _short(summary))
+            lines.extend("        " + _short(r) for r in reasons)
     else:
         lines.append("  NOT caught: the tests below all passed (or could not run):")
         lines.append("    " + " ".join(b.tests))
@@ -170,6 +173,19 @@ def describe(outcome):
     return "\n".join(lines)
 
 
-def _short(failure, width=150):
+def _reasons(output, node, keep=3):
+    """The first few "E ..." lines of the traceback that pytest printed for ``node``."""
+    name = node.split("::")[-1]
+    sections = re.split(r"^_{3,} (.+?) _{3,}$", output, flags=re.M)
+    for title, body in zip(sections[1::2], sections[2::2]):
+        if title.split(".")[-1].split("[")[0] == name.split("[")[0]:
+            # "E ..." for a plain assert; "| SomeError: ..." inside hypothesis's group of failures.
+            picked = [l.strip() for l in body.splitlines()
+                      if l.startswith("E ") or re.match(r"\s*\| \w+(Error|Exception)\b", l)]
+            return picked[:keep]
+    return []
+
+
+def _short(failure, width=200):
     failure = re.sub(r"\s+", " ", failure)
     return failure if len(failure) <= width else failure[:width - 1] + "…"
