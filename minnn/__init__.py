@@ -7,10 +7,11 @@ from . import (activations, callbacks, config, datasets, gradient_check, initial
                interop, layers, linalg, losses, models, optimizers, saving, utils)
 from .layers import Add, Dense, Input, ReLU
 from .models import Model
+from .sequential import Sequential
 from .pca import PCA
 
 __version__ = "0.1.0"
 
-__all__ = ["Input", "Dense", "ReLU", "Add", "Model", "PCA", "activations", "callbacks",
+__all__ = ["Input", "Dense", "ReLU", "Add", "Model", "Sequential", "PCA", "activations", "callbacks",
            "config", "datasets", "gradient_check", "initializers", "interop", "layers", "linalg", "losses", "models",
            "optimizers", "saving", "utils"]

@@ -308,9 +308,11 @@ def test_a_partial_assignment_would_be_caught(tmp_path, monkeypatch):
     real = saving._check_weights
 
     def eager(model, arrays, path, what, by_name=True):
+        # `arrays` are the file's members, known by their headers; a loader that assigned
+        # as it checked would have written something into each matching weight by now.
         for k, w in saving.weight_keys(model):
             if k in arrays and arrays[k].shape == w.shape:
-                w.value[...] = arrays[k]
+                w.value[...] = 7.0
         return real(model, arrays, path, what, by_name)
 
     monkeypatch.setattr(saving, "_check_weights", eager)
@@ -430,7 +432,7 @@ def _rewrite_header(path, header):
     (lambda h: h.update(format="something.else"), "'something.else'"),
     (lambda h: h.update(config={"bogus": 1}), "architecture minnn cannot rebuild"),
     (lambda h: h["config"]["layers"][1].update(class_name="Conv2D"), "'Conv2D'"),
-    (lambda h: h["compile"]["optimizer"].update(class_name="RMSprop"), "'RMSprop'"),
+    (lambda h: h["compile"]["optimizer"].update(class_name="Adagrad"), "'Adagrad'"),
     (lambda h: h["compile"]["optimizer"]["config"].update(learning_rate=-1), "learning_rate=-1"),
     (lambda h: h.update(optimizer_arrays=5), "missing optimizer state"),
 ])
