@@ -407,8 +407,10 @@ def check_fit_epoch(fit_epoch, seed=0, n=37, batch_size=8):
     hint = "the epoch loss is Σ n_b·L_b / N, the batch-size-weighted mean."
     if loss is not None and np.isclose(loss, np.mean(want)):
         hint = "you took the plain mean of the batch losses: weight each by its batch size."
+    # fit keeps its running total in float32, as Keras's loss tracker does, so a total kept
+    # in float64 is just as right: the band is float32's round-off.
     out.append(Check("epoch loss is the batch-size-weighted mean", loss is not None
-                     and np.isclose(loss, weighted, rtol=1e-12),
+                     and np.isclose(loss, weighted, rtol=1e-6, atol=0),
                      f"{loss!r}", f"{weighted!r}", hint))
     # Against minnn's fit itself: the same generator state gives the same epoch, bit for bit.
     a, b = _tiny_model(seed), _tiny_model(seed)
@@ -419,9 +421,10 @@ def check_fit_epoch(fit_epoch, seed=0, n=37, batch_size=8):
     if fail:
         out.append(fail)
         return out
-    out.append(Check("equals model.fit's logged loss, bit for bit", loss_b == hist,
-                     f"{loss_b!r}", f"{hist!r}", "same permutation, same batches, the "
-                     "weighted mean accumulated batch by batch: total += n_b·L_b."))
+    close = loss_b is not None and abs(loss_b - hist) <= 1e-6 * abs(hist)
+    out.append(Check("equals model.fit's logged loss (to float32 round-off)", close,
+                     f"{loss_b!r}", f"{hist!r} ± 1e-6 relative", "same permutation, same "
+                     "batches, the weighted mean accumulated batch by batch: total += n_b·L_b."))
     same_w = all(np.array_equal(p, q) for p, q in zip(a.get_weights(), b.get_weights()))
     out.append(Check("leaves the same weights as model.fit, bit for bit", same_w, "", "",
                      "every batch must be stepped on once, in order."))
