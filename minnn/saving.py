@@ -425,12 +425,31 @@ def _jsonable(cfg):
         return {}
 
 
+def _state_by_weight_order(model, state):
+    """The optimiser's state as whole-model arrays of P numbers each, in weight order.
+
+    An optimiser keeps one array per run of neighbouring weights (see
+    ``storage.runs``); where the runs fall depends on what else the process built,
+    so the file stores each kind of state (Adam's m, its v) as one array over all
+    the weights, and loading cuts it into the loading model's runs.
+    """
+    if not state:
+        return []
+    model._ensure_flat()
+    runs = model._param_flats
+    if len(state) % len(runs) or any(
+            a.shape != p.shape for i, a in enumerate(state) for p in [runs[i % len(runs)]]):
+        return list(state)  # not per run (a custom optimiser's): stored as it is
+    k = len(runs)
+    return [np.concatenate(state[i:i + k]) for i in range(0, len(state), k)]
+
+
 def save_model(model, path):
     """Write architecture, weights, loss and optimiser state to the one file ``path``."""
     config = model_config(model)
     compile_cfg = _compile_config(model)
     arrays = _weight_arrays(model)
-    state = model.optimizer.get_state() if model.compiled else []
+    state = _state_by_weight_order(model, model.optimizer.get_state()) if model.compiled else []
     for i, a in enumerate(state):
         arrays[f"{_OPT_PREFIX}{i}"] = a
     header = {"format": "minnn.model", "version": FORMAT_VERSION, "config": config,
@@ -523,10 +542,14 @@ def _compile_from_config(model, cc, arrays, header, custom_objects, path):
         raise LoadError(f"{what}: {path!r} is missing optimizer state arrays.")
     if state:
         model._ensure_flat()
-        expected = [p.shape for p in model._param_flats]
-        if [a.shape for a in state] != expected * (len(state) // max(1, len(expected))):
+        runs = [p.size for p in model._param_flats]
+        total = sum(runs)
+        if any(a.shape != (total,) for a in state):
             raise LoadError(
                 f"{what}: {path!r} holds optimizer state of shapes {[a.shape for a in state]}, "
-                f"which does not fit the model's parameters {expected}."
+                f"which does not fit the model's {total} parameters."
             )
-        opt.set_state([a.astype(model._flat.dtype, copy=False) for a in state])
+        dtype = model._param_flats[0].dtype
+        cuts = np.cumsum(runs)[:-1]
+        opt.set_state([part.astype(dtype, copy=False)
+                       for a in state for part in np.split(a, cuts)])

@@ -285,7 +285,8 @@ class Trainer:
         loss, dy = self._loss_and_grad(ys, y_pred)
         if not math.isfinite(loss):
             raise TrainingDiverged(loss)
-        self._grad_flat.fill(0)
+        for g in self._grad_flats:
+            g.fill(0)
         self.backward(dy, need_dx=False)  # dL/dx of the data is never used: skip it
         self._step_guard.apply(self.optimizer, self._param_flats, self._grad_flats, loss)
         return loss
