@@ -2,9 +2,12 @@
 step, dx skipped only where nobody reads it, Adam in blocks, and the benchmark's
 hand-fused loop doing minnn's exact arithmetic. No timing assertions here.
 """
+import threading
 import tracemalloc
+import warnings
 
 import numpy as np
+import pytest
 
 import minnn
 from minnn import Dense, Input, Model, activations, optimizers, training
@@ -351,3 +354,108 @@ def test_a_target_that_is_the_input_is_converted_once_and_shared():
     assert ys[0] is xs[0]
     xs, ys, _ = model._standardize_xy(data, data.copy())
     assert ys[0] is not xs[0] and np.array_equal(ys[0], xs[0])
+
+
+# ---------------------------------------------------------------------------------------
+# Adam on two cores: the same numbers as on one
+# ---------------------------------------------------------------------------------------
+def test_adam_on_two_cores_gives_the_same_numbers(monkeypatch):
+    n = optimizers.PARALLEL_MIN + 2 * optimizers.BLOCK + 7  # split, blocked, ragged
+    threads = []
+    real_adam = optimizers.Adam._adam
+
+    def spy(self, groups, alpha):
+        threads.append(threading.current_thread().name)
+        real_adam(self, groups, alpha)
+
+    monkeypatch.setattr(optimizers.Adam, "_adam", spy)
+    monkeypatch.setattr(optimizers, "_cores", lambda: 2)
+    two = adam_steps(n)
+    assert sorted(set(threads)) == ["MainThread", "minnn-optimizer"]  # really split
+    threads.clear()
+    monkeypatch.setattr(optimizers, "PARALLEL_MIN", 10 * n)
+    one = adam_steps(n)
+    assert set(threads) == {"MainThread"}
+    for a, b in zip(two, one):
+        assert np.array_equal(a, b)
+
+
+def test_two_core_check_catches_a_lost_half(monkeypatch):
+    # Negative control: a split that never waits for (here: never starts) the helper's half.
+    n = optimizers.PARALLEL_MIN + 3
+    monkeypatch.setattr(optimizers, "_cores", lambda: 2)
+    whole = adam_steps(n)
+
+    def first_half_only(fn, groups):
+        fn([tuple(a[:a.size // 2] for a in g) for g in groups])
+
+    monkeypatch.setattr(optimizers, "_on_two_cores", first_half_only)
+    assert not np.array_equal(whole[0], adam_steps(n)[0])
+
+
+def test_the_helper_thread_reports_its_errors_and_keeps_numpys_error_state(monkeypatch):
+    monkeypatch.setattr(optimizers, "_cores", lambda: 2)
+    n = optimizers.PARALLEL_MIN + 1
+    arrays = [(np.ones(n, np.float32),)]
+
+    def overflow(groups):
+        for (a,) in groups:
+            a *= np.float32(1e38)
+            a *= np.float32(1e38)   # overflows: warns, raises or stays quiet per np.errstate
+
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        optimizers._on_two_cores(overflow, arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="ignore"):  # fit's setting reaches the helper's half too
+            optimizers._on_two_cores(overflow, [(np.ones(n, np.float32),)])
+
+
+# ---------------------------------------------------------------------------------------
+# Subnormal moments flushed to zero: not one weight changes
+# ---------------------------------------------------------------------------------------
+def dead_unit_run(steps=1200):
+    """A small model trained for ``steps`` with one hidden unit killed early on, so its
+    Adam moments decay into float32's subnormal range. Returns the history, the final
+    weights and the most subnormal entries m held at any step."""
+    minnn.utils.set_random_seed(1)
+    inputs = Input(shape=(2,))
+    hidden = Dense(4, activation='relu')
+    model = Model(inputs, Dense(2)(hidden(inputs)))
+    model.compile(optimizer='adam', loss='mse')
+    x = two_blobs(64)
+    model.fit(x, x, epochs=5, batch_size=32, verbose=0)
+    hidden.bias.value[0] = -100.0  # unit 0 never fires again: its gradients are 0
+    most = []
+
+    class Watch(minnn.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            m = np.concatenate(self.model.optimizer._m)
+            most.append(int(np.count_nonzero((m != 0) & (np.abs(m) < np.finfo(np.float32).tiny))))
+
+    hist = model.fit(x, x, epochs=steps // 2, batch_size=32, verbose=0, callbacks=[Watch()])
+    return hist.history["loss"], model.get_weights(), max(most)
+
+
+def test_flushing_subnormal_moments_changes_no_weight(monkeypatch):
+    flushed = dead_unit_run()
+    monkeypatch.setattr(optimizers, "FLUSH_EVERY", 10 ** 9)
+    kept = dead_unit_run()
+    assert kept[2] >= 2          # without the flush, m really went subnormal ...
+    assert flushed[2] < kept[2]  # ... and the flush removed such entries
+    assert flushed[0] == kept[0]  # the same history, bit for bit
+    assert all(np.array_equal(a, b) for a, b in zip(flushed[1], kept[1]))
+
+
+def test_flush_check_catches_a_flush_that_cuts_real_moments(monkeypatch):
+    # Negative control: zeroing moments up to 1e-3 (not only subnormal ones) every 100
+    # steps changes the training, and the comparison above sees it.
+    kept = dead_unit_run(steps=400)
+
+    def too_eager(arrays):
+        for a in arrays:
+            a[np.abs(a) < 1e-3] = 0
+
+    monkeypatch.setattr(optimizers, "_flush_subnormals", too_eager)
+    cut = dead_unit_run(steps=400)
+    assert cut[0] != kept[0]
