@@ -4,13 +4,14 @@ No autodiff: every layer has a hand-written backward pass. Read it in this order
 initializers, activations, layers, losses, optimizers, graph, models, training.
 """
 from . import (activations, callbacks, config, datasets, gradient_check, initializers,
-               layers, linalg, losses, models, optimizers, saving, utils)
+               interop, layers, linalg, losses, models, optimizers, saving, utils)
 from .layers import Add, Dense, Input, ReLU
 from .models import Model
+from .sequential import Sequential
 from .pca import PCA
 
 __version__ = "0.1.0"
 
-__all__ = ["Input", "Dense", "ReLU", "Add", "Model", "PCA", "activations", "callbacks",
-           "config", "datasets", "gradient_check", "initializers", "layers", "linalg", "losses", "models",
+__all__ = ["Input", "Dense", "ReLU", "Add", "Model", "Sequential", "PCA", "activations", "callbacks",
+           "config", "datasets", "gradient_check", "initializers", "interop", "layers", "linalg", "losses", "models",
            "optimizers", "saving", "utils"]

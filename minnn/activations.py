@@ -6,6 +6,11 @@ An activation is a small object with two methods:
 - ``backward(da, z, a) -> dz``: the chain rule, dz = da * f'(z), using the
   input z or the output a, whichever is cheaper. It never writes into da.
 
+Elementwise ones work on arrays of any shape; softmax works along the last
+axis, where its backward is a Jacobian-vector product (never a K×K matrix).
+Calling one on an array, ``minnn.activations.softmax(x)``, is its forward, as
+``keras.activations.softmax(x)`` is.
+
 Dense fuses its activation (``Dense(20, activation='relu')``); the standalone
 ``ReLU`` layer in layers.py uses the same object.
 """
@@ -20,6 +25,13 @@ class Activation:
 
     def backward(self, da, z, a):
         raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(np.asarray(x))
+
+    def get_config(self):
+        """The parameters that differ from the defaults (none for most activations)."""
+        return {}
 
     def __repr__(self):
         return f"<activation {self.name}>"
@@ -84,22 +96,112 @@ class Tanh(Activation):
         return da * (1 - a * a)
 
 
+class Softmax(Activation):
+    """s_k = exp(z_k − max z) / Σ_j exp(z_j − max z) along the last axis (the stable form);
+
+    backward is the Jacobian-vector product dz = s ⊙ (da − Σ_j da_j s_j), one row at a
+    time: the K×K Jacobian diag(s) − s sᵀ is never built. Subtracting max z changes
+    nothing mathematically and keeps exp from overflowing ([1000, 1001, 1002] is fine).
+    """
+
+    name = "softmax"
+
+    def forward(self, z):
+        e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+        e /= np.sum(e, axis=-1, keepdims=True)
+        return e
+
+    def backward(self, da, z, a):
+        return a * (da - np.sum(da * a, axis=-1, keepdims=True))
+
+
+class LeakyRelu(Activation):
+    """f(z) = z if z ≥ 0 else slope·z;  f'(z) = 1 if z ≥ 0 else slope (1 at 0, as Keras/JAX).
+
+    The activation 'leaky_relu' has Keras's negative_slope=0.2; the layer
+    ``LeakyReLU()`` has 0.3 (Keras's two defaults differ).
+    """
+
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope=0.2):
+        self.negative_slope = _check_number("negative_slope", negative_slope)
+
+    def forward(self, z):
+        return np.where(z >= 0, z, z * self.negative_slope)
+
+    def backward(self, da, z, a):
+        return np.where(z >= 0, da, da * self.negative_slope)
+
+    def get_config(self):
+        return {} if self.negative_slope == 0.2 else {"negative_slope": self.negative_slope}
+
+
+class Elu(Activation):
+    """f(z) = z if z > 0 else α(e^z − 1);  f'(z) = 1 if z > 0 else α·e^z = a + α (α at 0, as JAX)."""
+
+    name = "elu"
+
+    def __init__(self, alpha=1.0):
+        self.alpha = _check_number("alpha", alpha)
+
+    def forward(self, z):
+        # expm1 only of the non-positive part: exp of a large positive z would overflow.
+        return np.where(z > 0, z, self.alpha * np.expm1(np.minimum(z, 0)))
+
+    def backward(self, da, z, a):
+        return np.where(z > 0, da, da * (a + self.alpha))
+
+    def get_config(self):
+        return {} if self.alpha == 1.0 else {"alpha": self.alpha}
+
+
+class Softplus(Activation):
+    """f(z) = log(1 + e^z), computed as logaddexp(z, 0) so that it never overflows;
+    f'(z) = σ(z) = 1 / (1 + e^(−z))."""
+
+    name = "softplus"
+
+    def forward(self, z):
+        return np.logaddexp(z, 0).astype(z.dtype, copy=False)
+
+    def backward(self, da, z, a):
+        return da * sigmoid.forward(z)
+
+
+def _check_number(name, value):
+    import numbers
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        raise ValueError(f"Invalid {name}: received {name}={value!r}, expected a finite number.")
+    return float(value)
+
+
 linear = Linear()
 relu = Relu()
 sigmoid = Sigmoid()
 tanh = Tanh()
+softmax = Softmax()
+leaky_relu = LeakyRelu()
+elu = Elu()
+softplus = Softplus()
 
-_ACTIVATIONS = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh}
+_ACTIVATIONS = {"linear": linear, "relu": relu, "sigmoid": sigmoid, "tanh": tanh,
+                "softmax": softmax, "leaky_relu": leaky_relu, "elu": elu, "softplus": softplus}
+_CLASSES = {a.name: type(a) for a in _ACTIVATIONS.values()}
 
 
 def get(identifier):
-    """None or 'linear' -> identity; 'relu', 'sigmoid', 'tanh' -> that; an Activation -> itself."""
+    """None or 'linear' -> identity; a name such as 'relu' or 'softmax' -> that activation
+    (with Keras's defaults); {'name': ..., 'config': {...}} (from ``serialize``) -> rebuilt;
+    an Activation -> itself."""
     if identifier is None:
         return linear
     if isinstance(identifier, Activation):
         return identifier
     if isinstance(identifier, str) and identifier in _ACTIVATIONS:
         return _ACTIVATIONS[identifier]
+    if isinstance(identifier, dict) and identifier.get("name") in _CLASSES:
+        return _CLASSES[identifier["name"]](**identifier.get("config", {}))
     raise ValueError(
         f"Unknown activation: received activation={identifier!r}, expected None or one of "
         f"{sorted(_ACTIVATIONS)}."
@@ -107,4 +209,6 @@ def get(identifier):
 
 
 def serialize(activation):
-    return activation.name
+    """The name, or {'name', 'config'} for an activation with non-default parameters."""
+    config = activation.get_config()
+    return {"name": activation.name, "config": config} if config else activation.name

@@ -1,4 +1,5 @@
-"""Layers: Input, Dense, ReLU and Add, each with a hand-written backward pass.
+"""Layers: Input, Dense, Flatten, Dropout, activations as layers, and Add, each with a
+hand-written backward pass.
 
 The contract every layer keeps (cs231n's, with micrograd's ``+=``):
 
@@ -10,6 +11,10 @@ The contract every layer keeps (cs231n's, with micrograd's ``+=``):
   sum of both uses; call ``zero_grad()`` before a fresh backward pass.
 
 Shapes in docstrings: N batch, D input features, M output features.
+
+A layer that behaves differently while training (Dropout) takes
+``forward(x, training=False)``; a Model passes ``training`` only to layers whose
+forward has that parameter, so every other layer keeps the plain ``forward(x)``.
 
 forward and backward check only what is cheap (the rank and width of what they
 are handed, and that backward follows a forward); the full checks on user data
@@ -78,10 +83,15 @@ def _check_name(name):
 
 
 class Layer:
-    """Base class. Subclasses set up weights in ``build`` and implement forward/backward."""
+    """Base class. Subclasses set up weights in ``build`` and implement forward/backward.
 
-    def __init__(self, name=None, dtype=None):
+    ``input_shape=(28, 28)`` (or ``input_dim=784``) is accepted, as in Keras, only for
+    the first layer of a Sequential model, which then starts with ``Input(input_shape)``.
+    """
+
+    def __init__(self, name=None, dtype=None, input_shape=None, input_dim=None):
         _check_name(name)
+        self._declared_input_shape = _declared_shape(input_shape, input_dim, name)
         self.name = name or utils.unique_name(utils.to_snake_case(type(self).__name__))
         self.dtype = config.standardize_dtype(dtype)
         self.built = False
@@ -200,9 +210,11 @@ class Layer:
 class InputLayer(Layer):
     """The source of a graph: it holds the shape of the data and does no math."""
 
-    def __init__(self, shape, name=None, dtype=None):
+    def __init__(self, shape=None, name=None, dtype=None, batch_shape=None, batch_size=None):
+        if shape is None and batch_shape is not None:
+            shape = tuple(batch_shape)[1:]
         super().__init__(name=name, dtype=dtype)
-        self.shape = shape
+        self.shape = _check_shape(shape, "InputLayer")
         self._input_shape = (None,) + shape
         self.built = True
 
@@ -224,26 +236,64 @@ def _is_int(v):
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
-def Input(shape=None, name=None, dtype=None):
-    """A symbolic input of shape (None, *shape): the start of a functional model."""
+def _check_shape(shape, what):
+    """(28, 28), [784] or 784 -> a tuple of positive ints; anything else is a clear error."""
+    if _is_int(shape):
+        shape = (shape,)
+    if (not isinstance(shape, (tuple, list)) or len(shape) == 0
+            or not all(_is_int(d) and d > 0 for d in shape)):
+        raise ValueError(
+            f"Invalid shape for {what}: received shape={shape!r}, expected a tuple of positive "
+            "integers, the shape of one sample, such as (2,) or (28, 28). (minnn needs every "
+            "size known: None, for a variable length, is not supported.)"
+        )
+    return tuple(int(d) for d in shape)
+
+
+def _declared_shape(input_shape, input_dim, name):
+    if input_shape is None and input_dim is None:
+        return None
+    import warnings
+    warnings.warn(
+        "Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential "
+        "models, prefer using an `Input(shape)` object as the first layer in the model "
+        "instead.", UserWarning, stacklevel=4)
+    if input_shape is not None:
+        return _check_shape(input_shape, f"layer {name or ''} input_shape".replace("  ", " "))
+    return _check_shape((input_dim,), "input_dim")
+
+
+def make_input_tensor(layer):
+    """The symbolic tensor (None, *shape) an InputLayer feeds: what Input() returns."""
+    node = graph.Node(layer, [], call_index=0)
+    layer._call_count = 1
+    node.outputs = [graph.SymbolicTensor((None,) + layer.shape, layer.dtype, node)]
+    layer._output_tensor = node.outputs[0]
+    return node.outputs[0]
+
+
+def Input(shape=None, name=None, dtype=None, batch_size=None, batch_shape=None):
+    """A symbolic input of shape (None, *shape): the start of a functional model.
+
+    ``Input(shape=(28, 28))`` is a batch of 28×28 images, (None, 28, 28);
+    ``batch_shape=(None, 28, 28)`` says the same. minnn's batch size is always free,
+    so ``batch_size`` is accepted and not fixed.
+    """
+    if shape is None and batch_shape is not None:
+        if not isinstance(batch_shape, (tuple, list)) or len(batch_shape) < 2:
+            raise ValueError(
+                f"Invalid batch_shape for Input: received batch_shape={batch_shape!r}, "
+                "expected (batch, *sample shape) such as (None, 28, 28)."
+            )
+        shape = tuple(batch_shape[1:])
     if shape is None:
         raise ValueError(
             "Input() needs a shape: received shape=None, expected a tuple such as (2,)."
         )
-    if _is_int(shape):
-        shape = (shape,)
-    if (not isinstance(shape, (tuple, list)) or len(shape) != 1
-            or not all(_is_int(d) and d > 0 for d in shape)):
-        raise ValueError(
-            f"Invalid shape for Input: received shape={shape!r}, expected a tuple with one "
-            "positive integer, the number of features, such as (2,). minnn works on "
-            "flat feature vectors: reshape images to (N, height*width) first."
-        )
-    layer = InputLayer(tuple(int(d) for d in shape), name=name, dtype=dtype)
-    node = graph.Node(layer, [], call_index=0)
-    layer._call_count = 1
-    node.outputs = [graph.SymbolicTensor((None,) + layer.shape, layer.dtype, node)]
-    return node.outputs[0]
+    if batch_size is not None and (not _is_int(batch_size) or batch_size <= 0):
+        raise ValueError(f"Invalid batch_size: received batch_size={batch_size!r}.")
+    layer = InputLayer(_check_shape(shape, "Input"), name=name, dtype=dtype)
+    return make_input_tensor(layer)
 
 
 class Dense(Layer):
@@ -251,7 +301,7 @@ class Dense(Layer):
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 name=None, dtype=None):
+                 name=None, dtype=None, **kwargs):
         if not _is_int(units) or units <= 0:
             raise ValueError(
                 "Received an invalid value for `units`, expected a positive integer. "
@@ -262,13 +312,21 @@ class Dense(Layer):
         self.activation = activations.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        super().__init__(name=name, dtype=dtype)
+        super().__init__(name=name, dtype=dtype, **kwargs)
         self.units = int(units)
         self.use_bias = use_bias
         self.kernel = None
         self.bias = None
 
     def build(self, input_shape):
+        if not isinstance(input_shape, list) and len(input_shape) > 2:
+            flat = int(np.prod(input_shape[1:]))
+            raise ValueError(
+                f"Layer '{self.name}' (Dense) received an input of shape {tuple(input_shape)}, "
+                f"rank {len(input_shape)}. minnn's Dense takes (None, D) only (Keras would "
+                "apply it along the last axis). To treat each sample as one vector, put a "
+                f"Flatten() layer before it: it turns {tuple(input_shape)} into (None, {flat})."
+            )
         if isinstance(input_shape, list) or len(input_shape) != 2:
             raise ValueError(
                 f"Layer '{self.name}' expects one input of shape (None, D), received "
@@ -353,6 +411,196 @@ class ReLU(Layer):
         return activations.relu.backward(dy, None, y)
 
 
+class Flatten(Layer):
+    """Each sample as one row: (N, d1, d2, ...) -> (N, d1·d2·...), in C order (as
+    ``x.reshape(N, -1)``; (N,) becomes (N, 1)). No weights, no arithmetic.
+
+    data_format='channels_first' moves axis 1 last before flattening, as Keras does,
+    so that (N, C, H, W) flattens in the order of (N, H, W, C).
+    """
+
+    def __init__(self, data_format=None, name=None, dtype=None, **kwargs):
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(
+                f"Invalid data_format: received data_format={data_format!r}, expected "
+                "'channels_last' or 'channels_first'."
+            )
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.data_format = data_format or "channels_last"
+
+    def build(self, input_shape):
+        if isinstance(input_shape, list):
+            raise ValueError(f"Layer '{self.name}' (Flatten) expects one input, received "
+                             f"{len(input_shape)}.")
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], int(np.prod(input_shape[1:])))
+
+    def forward(self, x):
+        """y = x.reshape(N, −1).   x: (N, d1, d2, ...) -> y: (N, d1·d2·...)."""
+        if not isinstance(x, np.ndarray) or x.ndim < 1:
+            raise TypeError(f"Layer '{self.name}'.forward expects a numpy array with a batch "
+                            f"axis, received {type(x).__name__} {getattr(x, 'shape', '')}.")
+        self.cache = x.shape
+        if self.data_format == "channels_first" and x.ndim > 2:
+            x = np.moveaxis(x, 1, -1)
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        """dx = dy reshaped back to x's shape.   dy: (N, d1·d2·...) -> dx: (N, d1, d2, ...)."""
+        shape = _cached(self)
+        if dy.ndim != 2 or dy.shape[0] != shape[0] or dy.shape[1] != int(np.prod(shape[1:])):
+            _wrong_dy(self, dy, (shape[0], int(np.prod(shape[1:]))))
+        if self.data_format == "channels_first" and len(shape) > 2:
+            moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
+            return np.moveaxis(dy.reshape(moved), -1, 1)
+        return dy.reshape(shape)
+
+    def get_config(self):
+        return {"data_format": self.data_format, "name": self.name, "dtype": self.dtype}
+
+
+class Dropout(Layer):
+    """Inverted dropout: while training, each entry is kept with probability keep = 1 − rate
+    and scaled by 1/keep, so the expected output equals the input; otherwise the identity.
+
+    Training (fit, train_on_batch, ``model.forward(x, training=True)``):
+        mask ~ Bernoulli(keep) of x's shape;  y = mask ⊙ x / keep.
+    Inference (predict, evaluate, validation, the default): y = x.
+
+    The mask comes from minnn's seeded generator (``minnn.utils.set_random_seed``), or
+    from the layer's own when ``seed`` is given; backward reuses the forward's mask.
+    ``noise_shape`` (e.g. (None, 1)) draws a smaller mask and broadcasts it, None
+    entries taking x's sizes. Keras draws its masks with JAX's generator, so the
+    dropped entries differ from Keras's; their statistics and inference do not.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, name=None, dtype=None, **kwargs):
+        if (isinstance(rate, bool) or not isinstance(rate, numbers.Real)
+                or not np.isfinite(rate) or not 0.0 <= rate < 1.0):
+            raise ValueError(
+                "Invalid value received for argument `rate`. Expected a float value in "
+                f"[0, 1). Received: rate={rate!r}"
+                + (" (rate=1 would drop every entry: remove the layer's input instead)"
+                   if rate == 1 else "")
+            )
+        if noise_shape is not None and (not isinstance(noise_shape, (tuple, list))
+                                        or not all(d is None or (_is_int(d) and d > 0)
+                                                   for d in noise_shape)):
+            raise ValueError(
+                f"Invalid noise_shape: received noise_shape={noise_shape!r}, expected a tuple "
+                "of positive integers or None, such as (None, 1)."
+            )
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._rng = None if seed is None else utils.resolve_rng(seed)
+
+    def _mask_shape(self, shape):
+        if self.noise_shape is None:
+            return shape
+        if len(self.noise_shape) != len(shape):
+            raise ValueError(
+                f"Layer '{self.name}' (Dropout): noise_shape={self.noise_shape} has rank "
+                f"{len(self.noise_shape)}, but its input has shape {shape}."
+            )
+        return tuple(s if d is None else d for d, s in zip(self.noise_shape, shape))
+
+    def forward(self, x, training=False):
+        """Training: y = mask ⊙ x / (1 − rate); otherwise y = x.   x: (N, ...) -> y: (N, ...)."""
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"Layer '{self.name}'.forward expects a numpy array, received "
+                            f"{type(x).__name__}.")
+        if not training or self.rate == 0:
+            self.cache = (None, x.shape)
+            return x
+        keep = 1.0 - self.rate
+        rng = self._rng if self._rng is not None else utils.get_rng()
+        mask = rng.random(self._mask_shape(x.shape), dtype=np.float32) < keep
+        self.cache = (mask, x.shape)
+        return np.where(mask, x / np.asarray(keep, dtype=x.dtype), 0).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        """dx = mask ⊙ dy / (1 − rate) with the forward's mask (dx = dy at inference)."""
+        mask, shape = _cached(self)
+        if dy.shape != shape:
+            _wrong_dy(self, dy, shape)
+        if mask is None:
+            return dy
+        keep = np.asarray(1.0 - self.rate, dtype=dy.dtype)
+        return np.where(mask, dy / keep, 0).astype(dy.dtype, copy=False)
+
+    def get_config(self):
+        return {"rate": self.rate, "noise_shape": None if self.noise_shape is None
+                else list(self.noise_shape), "seed": self.seed if _is_int(self.seed) else None,
+                "name": self.name, "dtype": self.dtype}
+
+
+class Activation(Layer):
+    """An activation as a layer of its own: y = f(x), for x of any shape (softmax: along the
+    last axis). ``Activation('softmax')``; Softmax, LeakyReLU and ELU are named versions."""
+
+    def __init__(self, activation, name=None, dtype=None, **kwargs):
+        self.activation = activations.get(activation)
+        super().__init__(name=name, dtype=dtype, **kwargs)
+
+    def forward(self, x):
+        """y = f(x).   x: (N, ...) -> y: (N, ...)."""
+        if not isinstance(x, np.ndarray):
+            _check_rows(self, "forward", x, None)
+        y = self.activation.forward(x)
+        self.cache = (x, y)
+        return y
+
+    def backward(self, dy):
+        """dx = dy ⊙ f'(x) (softmax: its Jacobian-vector product).   dy: (N, ...) -> dx."""
+        x, y = _cached(self)
+        if dy.shape != y.shape:
+            _wrong_dy(self, dy, y.shape)
+        return self.activation.backward(dy, x, y)
+
+    def get_config(self):
+        return {"activation": activations.serialize(self.activation), "name": self.name,
+                "dtype": self.dtype}
+
+
+class Softmax(Activation):
+    """y = softmax(x) along the last axis (the only axis minnn supports)."""
+
+    def __init__(self, axis=-1, name=None, dtype=None, **kwargs):
+        if axis != -1:
+            raise ValueError(f"Softmax: minnn supports axis=-1 only, received axis={axis!r}.")
+        super().__init__(activations.softmax, name=name, dtype=dtype, **kwargs)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+class LeakyReLU(Activation):
+    """y = x if x ≥ 0 else negative_slope·x, with the layer's Keras default 0.3 (the
+    activation 'leaky_relu' uses 0.2)."""
+
+    def __init__(self, negative_slope=0.3, name=None, dtype=None, **kwargs):
+        super().__init__(activations.LeakyRelu(negative_slope), name=name, dtype=dtype, **kwargs)
+        self.negative_slope = self.activation.negative_slope
+
+    def get_config(self):
+        return {"negative_slope": self.negative_slope, "name": self.name, "dtype": self.dtype}
+
+
+class ELU(Activation):
+    """y = x if x > 0 else alpha·(eˣ − 1), alpha = 1.0 by default."""
+
+    def __init__(self, alpha=1.0, name=None, dtype=None, **kwargs):
+        super().__init__(activations.Elu(alpha), name=name, dtype=dtype, **kwargs)
+        self.alpha = self.activation.alpha
+
+    def get_config(self):
+        return {"alpha": self.alpha, "name": self.name, "dtype": self.dtype}
+
+
 class Add(Layer):
     """Elementwise sum of several inputs of the same shape: y = x₁ + x₂ + …"""
 
@@ -423,4 +671,5 @@ def _cached(layer):
     return layer.cache
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (InputLayer, Dense, ReLU, Add)}
+LAYER_CLASSES = {cls.__name__: cls for cls in (InputLayer, Dense, ReLU, Add, Flatten, Dropout,
+                                                Activation, Softmax, LeakyReLU, ELU)}

@@ -36,28 +36,16 @@ class Model(Trainer, Layer):
     """``Model(inputs, outputs, name=None)``: the layers between ``inputs`` and ``outputs``."""
 
     def __init__(self, inputs, outputs, name=None):
-        ins, multi_in = _as_tensor_list(inputs, "inputs")
-        outs, multi_out = _as_tensor_list(outputs, "outputs")
-        for t in ins:
-            if not isinstance(t.layer, InputLayer):
-                raise ValueError(
-                    f"Model inputs must be tensors returned by minnn.Input(); received {t!r}."
-                )
-        nodes = graph.topological_nodes(ins, outs)
-        layers = [t.layer for t in ins]
-        for node in nodes:
-            if all(node.layer is not l for l in layers):
-                layers.append(node.layer)
-        counts = collections.Counter(layer.name for layer in layers)
-        for lname, c in counts.items():
-            if c > 1:
-                raise ValueError(
-                    f'The name "{lname}" is used {c} times in the model. All operation names '
-                    "should be unique."
-                )
+        ins, outs, multi_in, multi_out, nodes, layers = _collect_graph(inputs, outputs)
         if name is None:  # Keras calls unnamed functional models 'functional', 'functional_1', ...
             name = utils.unique_name("functional")
         super().__init__(name=name, dtype=outs[0].dtype)
+        self._init_graph(ins, outs, multi_in, multi_out, nodes, layers)
+        self._init_trainer()
+
+    def _init_graph(self, ins, outs, multi_in, multi_out, nodes, layers):
+        """Keep the graph between ``ins`` and ``outs`` as a list of steps (a Sequential
+        model calls this again after each add() and pop())."""
         self.layers = layers
         self.inputs, self.outputs = ins, outs
         self._multi_in, self._multi_out = multi_in, multi_out
@@ -83,31 +71,64 @@ class Model(Trainer, Layer):
                           len(node.inputs) > 1 or isinstance(node.layer._input_shape, list),
                           len(node.outputs) > 1 or getattr(node.layer, "_multi_out", False)))
         self._steps = steps
-        # Steps that read only the model's own inputs, and whose backward can skip dx:
-        # when the caller needs no dL/dx (fit's training step), they are told so.
-        self._reads_only_inputs = [all(i < len(ins) for i in step[1]) and _can_skip_dx(step[0])
-                                   for step in steps]
+        # Layers that act differently in training (Dropout) get forward(x, training=...);
+        # decided once here, so every other layer keeps its plain forward(x).
+        self._takes_training = [_takes_training(step[0]) for step in steps]
+        # When the caller needs no dL/dx (fit's training step), nothing upstream of the
+        # first weights needs a gradient: weightless steps on the data (Flatten, Dropout)
+        # are skipped, and the first weighted steps are told not to compute their dx.
+        data = set(range(len(ins)))
+        self._data_only, self._reads_only_inputs = [], []
+        for layer, in_idx, out_idx, *_ in steps:
+            on_data = all(i in data for i in in_idx)
+            weightless = on_data and not layer.weights
+            if weightless:
+                data.update(out_idx)
+            self._data_only.append(weightless)
+            self._reads_only_inputs.append(on_data and not weightless and _can_skip_dx(layer))
         self._n_slots = len(slot)
         self._out_slots = [slot[id(t)] for t in outs]
         self.built = True
         self._flat_for = None  # the weights _param_flats / _grad_flats were found for
         self._param_flats = self._grad_flats = []
-        self._init_trainer()
 
     # -- as a layer -------------------------------------------------------------------
+    def __call__(self, inputs, training=None):
+        """On symbolic tensors: record the call (the model becomes a layer of a bigger graph).
+        On arrays: the output for them, as ``forward(x, training=bool(training))``; as in
+        Keras, ``model(x)`` runs in inference mode unless training=True."""
+        items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        if any(isinstance(t, graph.SymbolicTensor) for t in items):
+            return super().__call__(inputs)
+        xs = self._standardize_x(inputs)
+        return self.forward(self._unpack(xs), training=bool(training))
+
+    @property
+    def input_shape(self):
+        return self._input_shape
+
+    @property
+    def output_shape(self):
+        return list(self._output_shapes) if self._multi_out else self._output_shapes[0]
+
     def compute_output_shape(self, input_shape):
         return list(self._output_shapes) if self._multi_out else self._output_shapes[0]
 
-    def forward(self, x):
-        """Run every step in topological order.   x: (N, D) (or a list) -> y: (N, M) (or a list)."""
+    def forward(self, x, training=False):
+        """Run every step in topological order.   x: (N, D) (or a list) -> y: (N, M) (or a list).
+
+        training=True (fit's step) makes layers such as Dropout act as in training.
+        """
         vals = [None] * self._n_slots
         if self._multi_in:
             vals[:len(x)] = x
         else:
             vals[0] = x
         caches = []
-        for layer, ins, outs, multi_in, multi_out in self._steps:
-            y = layer.forward([vals[i] for i in ins] if multi_in else vals[ins[0]])
+        for (layer, ins, outs, multi_in, multi_out), takes_training in zip(
+                self._steps, self._takes_training):
+            inp = [vals[i] for i in ins] if multi_in else vals[ins[0]]
+            y = layer.forward(inp, training=training) if takes_training else layer.forward(inp)
             caches.append(layer.cache)  # a layer used twice keeps one cache per use
             if multi_out:
                 for i, yi in zip(outs, y):
@@ -130,8 +151,11 @@ class Model(Trainer, Layer):
         for i, g in zip(self._out_slots, dy if self._multi_out else [dy]):
             _accumulate(grads, i, g)
         caches = _cached(self)
-        for (layer, ins, outs, multi_in, multi_out), cache, reads_input in zip(
-                reversed(self._steps), reversed(caches), reversed(self._reads_only_inputs)):
+        for (layer, ins, outs, multi_in, multi_out), cache, reads_input, data_only in zip(
+                reversed(self._steps), reversed(caches), reversed(self._reads_only_inputs),
+                reversed(self._data_only)):
+            if data_only and not need_dx:  # no weights, and its dx leads only to the data
+                continue
             if multi_out:
                 g = [grads[i] for i in outs]
                 if all(gi is None for gi in g):
@@ -230,6 +254,35 @@ class Model(Trainer, Layer):
         )
 
 
+def _collect_graph(inputs, outputs):
+    """Check inputs and outputs and walk the graph between them:
+    (ins, outs, multi_in, multi_out, nodes in topological order, layers)."""
+    ins, multi_in = _as_tensor_list(inputs, "inputs")
+    outs, multi_out = _as_tensor_list(outputs, "outputs")
+    for t in ins:
+        if not isinstance(t.layer, InputLayer):
+            raise ValueError(
+                f"Model inputs must be tensors returned by minnn.Input(); received {t!r}."
+            )
+    nodes = graph.topological_nodes(ins, outs)
+    layers = [t.layer for t in ins]
+    for node in nodes:
+        if all(node.layer is not l for l in layers):
+            layers.append(node.layer)
+    counts = collections.Counter(layer.name for layer in layers)
+    for lname, c in counts.items():
+        if c > 1:
+            raise ValueError(
+                f'The name "{lname}" is used {c} times in the model. All operation names '
+                "should be unique."
+            )
+    return ins, outs, multi_in, multi_out, nodes, layers
+
+
+def _takes_training(layer):
+    return "training" in inspect.signature(layer.forward).parameters
+
+
 def _can_skip_dx(layer):
     # Dense and Model take backward(dy, need_dx=False); a layer written with a plain
     # backward(dy) (a custom one, or a subclass) is always asked for dx.
@@ -245,3 +298,8 @@ def _accumulate(grads, i, g):
 def load_model(filepath, custom_objects=None, compile=True):
     """Rebuild a model saved with ``model.save(filepath)``. See ``minnn.saving.load_model``."""
     return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)
+
+
+# Sequential is a Model; it lives in its own file and is also reachable here, as
+# keras.models.Sequential is.
+from .sequential import Sequential  # noqa: E402

@@ -223,6 +223,111 @@ class Adam(Optimizer):
             dst[...] = src
 
 
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e) in Keras's exact form. For every parameter θ with gradient g::
+
+        v ← ρ·v + (1 − ρ)·g²                  (v starts at 0; no bias correction)
+        Δ = lr · g / sqrt(v + ε)              (ε inside the sqrt; PyTorch: sqrt(v) + ε)
+        θ ← θ − Δ                             (momentum = 0)
+        m ← momentum·m + Δ;  θ ← θ − m        (momentum > 0)
+
+    centered=True keeps the mean gradient a ← ρ·a + (1 − ρ)·g too, and uses v − a²
+    (an estimate of the variance) in place of v. The first step moves each coordinate
+    by lr·g / sqrt(0.1·g² + ε) ≈ 3.16·lr·sign(g) when |g| ≫ 1e-3.
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False):
+        super().__init__(learning_rate)
+        self.rho = _check_positive("rho", rho, upper=1.0)
+        if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) \
+                or not math.isfinite(momentum) or not 0.0 <= momentum < 1.0:
+            raise ValueError(
+                f"Invalid momentum: received momentum={momentum!r}, expected a number in [0, 1)."
+            )
+        self.momentum = float(momentum)
+        self.epsilon = _check_positive("epsilon", epsilon)
+        if not isinstance(centered, bool):
+            raise TypeError(f"centered must be True or False, received centered={centered!r}.")
+        self.centered = centered
+        self._v = self._m = self._a = self._tmp = self._tmp2 = None
+
+    def _slots(self):
+        # Keras's order of slot variables: velocity, then momentum, then average_gradient.
+        return [s for s in (self._v, self._m, self._a) if s is not None]
+
+    def _build(self, params):
+        self._v = [np.zeros_like(p) for p in params]
+        self._m = [np.zeros_like(p) for p in params] if self.momentum > 0 else None
+        self._a = [np.zeros_like(p) for p in params] if self.centered else None
+        self._tmp = [np.empty_like(p) for p in params]
+        self._tmp2 = [np.empty_like(p) for p in params]
+
+    def _update(self, params, grads):
+        if self._v is None or [v.shape for v in self._v] != [p.shape for p in params] \
+                or any(v.dtype != p.dtype for v, p in zip(self._v, params)):
+            if self.iterations and self._v is not None:
+                raise ValueError(
+                    "This RMSprop instance already holds velocities for parameters of shapes "
+                    f"{[v.shape for v in self._v]}, but was given {[p.shape for p in params]}. "
+                    "Use a new optimizer for a different model."
+                )
+            self._build(params)
+        rho, lr = self.rho, self.learning_rate
+        for i, (p, g) in enumerate(zip(params, grads)):
+            v, tmp, step = self._v[i], self._tmp[i], self._tmp2[i]
+            np.square(g, out=tmp)
+            tmp *= 1.0 - rho
+            v *= rho
+            v += tmp                          # v ← ρ·v + (1 − ρ)·g²
+            if self.centered:
+                a = self._a[i]
+                a *= rho
+                a += (1.0 - rho) * g          # a ← ρ·a + (1 − ρ)·g
+                np.square(a, out=tmp)
+                np.subtract(v, tmp, out=tmp)
+                tmp += self.epsilon           # v − a² + ε
+            else:
+                np.add(v, self.epsilon, out=tmp)
+            np.sqrt(tmp, out=tmp)
+            np.multiply(g, lr, out=step)
+            step /= tmp                       # Δ = lr·g / sqrt(v + ε), in Keras's order
+            if self.momentum > 0:
+                m = self._m[i]
+                m *= self.momentum
+                m += step                     # m ← momentum·m + Δ
+                p -= m
+            else:
+                p -= step
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
+
+    def _state_arrays(self):
+        # The live slot arrays (not copies), for StepGuard's snapshot.
+        return [a for slot in self._slots() for a in slot]
+
+    def get_state(self):
+        return [a.copy() for a in self._state_arrays()]
+
+    def set_state(self, arrays):
+        if not arrays:
+            self._v = self._m = self._a = self._tmp = self._tmp2 = None
+            return
+        k = 1 + (self.momentum > 0) + self.centered
+        if len(arrays) % k:
+            raise ValueError(
+                f"RMSprop state holds {k} array(s) per parameter (velocity"
+                f"{', momentum' if self.momentum > 0 else ''}"
+                f"{', average gradient' if self.centered else ''}), received {len(arrays)}."
+            )
+        n = len(arrays) // k
+        self._build(arrays[:n])
+        for dst, src in zip(self._state_arrays(), arrays):
+            dst[...] = src
+
+
 # 65,536 float32 numbers are 256 KiB: the six arrays of one block fit in a core's
 # L2 cache. Adam makes a dozen passes over its arrays; over a big model's flat
 # buffer each pass would stream from memory, over a block all but the first hit
@@ -341,11 +446,11 @@ def _on_two_cores(fn, groups):
         _helper.wait()
 
 
-_BY_NAME = {"sgd": SGD, "adam": Adam}
+_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
 
 
 def get(identifier):
-    """Turn 'sgd' / 'adam' (any case) or an Optimizer into an Optimizer."""
+    """Turn 'sgd' / 'adam' / 'rmsprop' (any case) or an Optimizer into an Optimizer."""
     if isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
@@ -362,7 +467,7 @@ def serialize(opt):
 
 
 def deserialize(cfg):
-    cls = {"SGD": SGD, "Adam": Adam}[cfg["class_name"]]
+    cls = {"SGD": SGD, "Adam": Adam, "RMSprop": RMSprop}[cfg["class_name"]]
     opt = cls(**cfg["config"])
     opt.iterations = int(cfg.get("iterations", 0))
     return opt

@@ -302,7 +302,31 @@ def load_weights(model, path, by_name=None):
 # ---------------------------------------------------------------------------
 def _layer_class_name(layer):
     from .models import Model
+    from .sequential import Sequential
+    if isinstance(layer, Sequential):
+        return "Sequential"
     return "Functional" if isinstance(layer, Model) else type(layer).__name__
+
+
+def sequential_config(model):
+    """A Sequential model as JSON data: its name and every layer's config, the InputLayer
+    first (as Keras writes it). Nested models are written with ``model_config``."""
+    from .models import Model
+    layer_cfgs = []
+    for layer in model._layers:
+        cfg = model_config(layer) if isinstance(layer, Model) else layer.get_config()
+        layer_cfgs.append({"class_name": _layer_class_name(layer), "config": cfg})
+    cfg = {"class_name": "Sequential", "name": model.name, "layers": layer_cfgs}
+    json.dumps(cfg)
+    return cfg
+
+
+def sequential_from_config(config, custom_objects=None, made=None):
+    """Rebuild a Sequential model from ``sequential_config``'s output (fresh weights)."""
+    from .sequential import Sequential
+    made = {} if made is None else made
+    stack = [_make_layer(entry, custom_objects, made) for entry in config["layers"]]
+    return Sequential(stack, name=config["name"])
 
 
 def model_config(model):
@@ -315,7 +339,10 @@ def model_config(model):
     inputs / outputs: [node, tensor] pairs, plus whether the model was built with lists.
     """
     from .models import Model
+    from .sequential import Sequential
 
+    if isinstance(model, Sequential):
+        return sequential_config(model)
     node_pos = {id(n): i for i, n in enumerate(model._nodes)}
     layer_cfgs = []
     for layer in model.layers:
@@ -359,7 +386,7 @@ def _make_layer(entry, custom_objects, made):
     name = cfg["name"]
     if name in made:  # a layer shared with a model rebuilt earlier: the same object
         return made[name]
-    if class_name == "Functional":
+    if class_name in ("Functional", "Sequential"):
         layer = model_from_config(cfg, custom_objects, made)
     else:
         cls = (custom_objects or {}).get(class_name) or layers.LAYER_CLASSES.get(class_name)
@@ -379,6 +406,8 @@ def model_from_config(config, custom_objects=None, made=None):
     from .models import Model
 
     made = {} if made is None else made
+    if config.get("class_name") == "Sequential":
+        return sequential_from_config(config, custom_objects, made)
     by_name = {}
     for entry in config["layers"]:
         layer = _make_layer(entry, custom_objects, made)
@@ -473,7 +502,7 @@ def _loss_from_config(cfg, custom_objects, path):
 
 
 def _optimizer_from_config(cfg, custom_objects, path):
-    known = {"SGD": optimizers.SGD, "Adam": optimizers.Adam}
+    known = {"SGD": optimizers.SGD, "Adam": optimizers.Adam, "RMSprop": optimizers.RMSprop}
     cls = (custom_objects or {}).get(cfg["class_name"]) or known.get(cfg["class_name"])
     if cls is None:
         raise LoadError(

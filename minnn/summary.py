@@ -24,6 +24,8 @@ def _shape_text(shape):
 
 def _is_chain(model):
     """True when every layer reads the previous one's output: no 'Connected to' needed."""
+    if not model.built:
+        return True
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         return False
     prev = model.inputs[0]
@@ -40,7 +42,10 @@ def _rows(model, expand_nested, depth, show_connections):
     rows = []
     for node in model._nodes:
         layer = node.layer
-        kind = "Functional" if hasattr(layer, "_steps") else type(layer).__name__
+        if isinstance(layer, InputLayer) and type(model).__name__ == "Sequential":
+            continue  # Keras's Sequential summary has no InputLayer row
+        kind = type(layer).__name__ if type(layer).__name__ == "Sequential" else (
+            "Functional" if hasattr(layer, "_steps") else type(layer).__name__)
         shapes = [t.shape for t in node.outputs]
         shape = _shape_text(shapes[0] if len(shapes) == 1 else shapes)
         connected = ", ".join(f"{t.layer.name}[{t.node.call_index}][{t.index}]" for t in node.inputs)
@@ -65,7 +70,11 @@ def summary_text(model, expand_nested=False):
     if show_connections:
         headers.append("Connected to")
         widths = [31, 22, 11, 25]
-    rows = _rows(model, expand_nested, 0, show_connections)
+    if not model.built:  # a Sequential model without Input, before build/fit: as Keras
+        show_connections, headers, widths = False, headers[:3], widths[:3]
+        rows = [[f"{l.name} ({type(l).__name__})", "?", "0 (unbuilt)"] for l in model.layers]
+    else:
+        rows = _rows(model, expand_nested, 0, show_connections)
     widths = [max([w, len(h)] + [len(r[i]) for r in rows]) for i, (w, h) in enumerate(zip(widths, headers))]
     right = {2}  # Param # is right-aligned
 

@@ -41,49 +41,66 @@ def _is_int(v):
 
 def _check_finite(arr, what):
     # In slices, so that a big array never needs a full-size boolean copy.
-    rows = max(1, (1 << 22) // max(1, arr.shape[1]))
-    for start in range(0, arr.shape[0], rows):
-        ok = np.isfinite(arr[start:start + rows])
+    flat = arr.reshape(arr.shape[0], -1)
+    rows = max(1, (1 << 22) // max(1, flat.shape[1]))
+    for start in range(0, flat.shape[0], rows):
+        ok = np.isfinite(flat[start:start + rows])
         if not ok.all():
             r, c = np.argwhere(~ok)[0]
+            pos = np.unravel_index(c, arr.shape[1:])
+            col = f"column {pos[0]}" if len(pos) == 1 else f"position {tuple(int(i) for i in pos)}"
             raise ValueError(
-                f"{what} contains NaN or inf: received value {arr[start + r, c]!r} at "
-                f"row {start + r}, column {c}; expected finite numbers"
+                f"{what} contains NaN or inf: received value {flat[start + r, c]!r} at "
+                f"row {start + r}, {col}; expected finite numbers"
                 + (" (values beyond ±3.4e38 overflow float32)." if arr.dtype == np.float32 else ".")
             )
 
 
-def to_array(data, what, width, dtype, model_name=None, index=0):
-    """Return ``data`` as a C-contiguous (N, width) array of ``dtype``, or raise a clear error.
+def _shape_text(sample_shape):
+    return "(N,)" if not sample_shape else "(" + ", ".join(["N"] + [str(d) for d in sample_shape]) + ")"
 
+
+def to_array(data, what, shape, dtype, model_name=None, index=0, expand_last=False):
+    """Return ``data`` as a C-contiguous (N, *shape) array of ``dtype``, or raise a clear error.
+
+    shape: the shape of one sample, e.g. (2,) or (28, 28) (an int means (int,)).
     Integers and bools are converted to floats; nothing is broadcast, and a
-    single sample of shape (width,) is refused rather than guessed at.
+    single sample of shape ``shape`` is refused rather than guessed at.
+    expand_last: for targets, Keras's one allowed reshape: (N,) against an output
+    (None, 1) becomes (N, 1).
     """
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
     if isinstance(data, SymbolicTensor):
         raise TypeError(
             f"{what} received a symbolic tensor {data!r}; expected a numpy array of data. "
             "Symbolic tensors only build models."
         )
     if data is None:
-        raise ValueError(f"{what} is missing: received None, expected an array of shape (N, {width}).")
+        raise ValueError(f"{what} is missing: received None, expected an array of shape {_shape_text(shape)}.")
     arr = utils.as_real_array(data, what)
-    if arr.ndim != 2:
+    if expand_last and shape[-1] == 1 and arr.ndim == len(shape):
+        arr = arr.reshape(arr.shape + (1,))
+    if arr.ndim != len(shape) + 1:
+        width = shape[0]
         hint = ""
-        if arr.ndim == 1 and arr.shape[0] == width:
+        if len(shape) == 1 and arr.ndim == 1 and arr.shape[0] == width:
             hint = f" For a single sample, pass x.reshape(1, {width})."
-        elif arr.ndim == 1:
+        elif len(shape) == 1 and arr.ndim == 1:
             hint = f" For {arr.shape[0]} samples of one feature, pass x.reshape(-1, 1)."
-        elif arr.ndim > 2:
-            hint = " Flatten each sample first: x.reshape(len(x), -1)."
+        elif len(shape) == 1 and arr.ndim > 2:
+            hint = (f" Flatten each sample first, x.reshape(len(x), -1), or start the model "
+                    f"with Input(shape={arr.shape[1:]}) and a Flatten() layer.")
+        elif arr.shape == shape:
+            hint = f" For a single sample, pass x[None] (shape {(1,) + shape})."
         raise ValueError(
-            f"{what} must be a 2-D array of shape (N, {width}); received an array of "
-            f"shape {arr.shape}.{hint}"
+            f"{what} must be a {len(shape) + 1}-D array of shape {_shape_text(shape)}; "
+            f"received an array of shape {arr.shape}.{hint}"
         )
-    if arr.shape[1] != width:
+    if arr.shape[1:] != shape:
         where = f"layer '{model_name}'" if model_name else "the model"
         raise ValueError(
             f"{what}: input {index} of {where} is incompatible with the layer: "
-            f"expected shape=(None, {width}), found shape={arr.shape}"
+            f"expected shape={(None,) + shape}, found shape={arr.shape}"
         )
     if arr.shape[0] == 0:
         raise ValueError(f"{what} is empty: received an array of shape {arr.shape}; expected at least one sample.")
@@ -91,6 +108,33 @@ def to_array(data, what, width, dtype, model_name=None, index=0):
         arr = np.ascontiguousarray(arr, dtype=dtype)
     _check_finite(arr, what)
     return arr
+
+
+def to_labels(data, what, output_shape, model_name=None):
+    """Integer class labels for an output (None, K): shape (N,) or (N, 1), each an integer
+    in [0, K). Returned as an int64 array (N,); anything else is a clear error naming the
+    first bad value and its row, raised before any weight changes."""
+    k = output_shape[-1]
+    if data is None:
+        raise ValueError(f"{what} is missing: received None, expected integer labels of shape (N,).")
+    arr = utils.as_real_array(data, what)
+    sample = tuple(output_shape[1:-1])
+    if arr.ndim == len(sample) + 2 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim != len(sample) + 1 or arr.shape[1:] != sample:
+        hint = ""
+        if arr.ndim == len(sample) + 2 and arr.shape[-1] == k:
+            hint = (" These look like one-hot rows: use loss='categorical_crossentropy' for "
+                    "them, or pass the labels themselves, y.argmax(axis=-1).")
+        raise ValueError(
+            f"{what} (target of output '{model_name}'): sparse_categorical_crossentropy expects "
+            f"integer class labels of shape {_shape_text(sample)} or {_shape_text(sample + (1,))}, "
+            f"received an array of shape {arr.shape}.{hint}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{what} is empty: received an array of shape {arr.shape}; expected at least one sample.")
+    losses_module.check_class_labels(arr, k, f"{what} (target of output '{model_name}')")
+    return np.ascontiguousarray(arr, dtype=np.int64)
 
 
 def _check_batch_size(batch_size):
@@ -134,6 +178,20 @@ def _take_rows(a, perm, buffers, key):
     return np.take(a, perm, axis=0, out=buffers[key], mode="clip")
 
 
+def _target_hint(message, y, output_shape):
+    """Add what to do when the targets look like class labels but the output has K > 1 units."""
+    shape, k = np.shape(y), output_shape[-1]
+    if k > 1 and len(shape) in (len(output_shape) - 1, len(output_shape)) and (
+            len(shape) == len(output_shape) - 1 or shape[-1] == 1):
+        message = message.split(" For ")[0]
+        message += (f" These look like integer class labels, but the output has {k} units: "
+                    "use loss='sparse_categorical_crossentropy', or turn them into one-hot rows "
+                    f"with minnn.utils.to_categorical(y, {k}).")
+    elif len(shape) == len(output_shape) and shape[-1] != k:
+        message += f". The output has {k} units, so each target row needs {k} values."
+    return message
+
+
 class Trainer:
     """compile / fit / evaluate / predict / train_on_batch for a Model."""
 
@@ -147,7 +205,7 @@ class Trainer:
         self._step_guard = StepGuard()  # makes each optimiser step all-or-nothing
 
     # -- compile ----------------------------------------------------------------
-    def compile(self, optimizer="adam", loss=None):
+    def compile(self, optimizer="rmsprop", loss=None):
         """Choose the optimiser and the loss. ``loss`` may be one loss, a list, or a dict
         keyed by output name (``{'decoder': recon_loss}``)."""
         opt = optimizers_module.get(optimizer)
@@ -206,7 +264,7 @@ class Trainer:
                     f"{len(shapes)} arrays or a dict keyed by input name."
                 )
             xs = list(x)
-        return [to_array(a, f"{what}" if len(xs) == 1 else f"{what}[{i}]", s[-1], self.dtype,
+        return [to_array(a, f"{what}" if len(xs) == 1 else f"{what}[{i}]", s[1:], self.dtype,
                          self.name, i) for i, (a, s) in enumerate(zip(xs, shapes))]
 
     def _standardize_xy(self, x, y, prefix=""):
@@ -243,12 +301,19 @@ class Trainer:
                 )
             ys = list(y)
         out = []
-        for n, a, s in zip(names, ys, shapes):
-            if same_as is not None and a is same_as[0] and same_as[1].shape[1] == s[-1]:
+        for n, a, s, fn in zip(names, ys, shapes, self._loss_fns or [None] * len(names)):
+            label = what if len(names) == 1 else f"{what}['{n}']"
+            if getattr(fn, "sparse_labels", False):  # integer class labels, not one-hot rows
+                out.append(to_labels(a, label, s, n))
+                continue
+            if same_as is not None and a is same_as[0] and same_as[1].shape[1:] == tuple(s[1:]):
                 out.append(same_as[1])
                 continue
-            label = what if len(names) == 1 else f"{what}['{n}']"
-            out.append(to_array(a, f"{label} (target of output '{n}')", s[-1], self.dtype, n))
+            try:
+                out.append(to_array(a, f"{label} (target of output '{n}')", s[1:], self.dtype, n,
+                                    expand_last=True))
+            except ValueError as e:
+                raise ValueError(_target_hint(str(e), a, s)) from None
         return out
 
     @staticmethod
@@ -281,7 +346,7 @@ class Trainer:
 
     def _train_step(self, xb, ys):
         """One optimiser step on one batch; returns the loss computed before the update."""
-        y_pred = self.forward(xb)
+        y_pred = self.forward(xb, training=True)  # Dropout drops only here
         loss, dy = self._loss_and_grad(ys, y_pred)
         if not math.isfinite(loss):
             raise TrainingDiverged(loss)

@@ -78,3 +78,42 @@ def unique_name(base):
     n = _name_counts.get(base, 0)
     _name_counts[base] = n + 1
     return base if n == 0 else f"{base}_{n}"
+
+
+def to_categorical(x, num_classes=None):
+    """One-hot rows from integer class labels, as ``keras.utils.to_categorical``.
+
+    [2, 0] -> [[0, 0, 1], [1, 0, 0]]. Labels go through ``np.array(x, dtype='int64')``
+    as in Keras, so floats are truncated (2.7 -> 2); a trailing axis of size 1 is
+    dropped; the result has shape ``x.shape + (num_classes,)`` and dtype float64
+    (Keras's, for NumPy input). num_classes defaults to max(x) + 1. A label that is
+    negative or not below num_classes is refused with its value and position (Keras
+    would wrap a negative label to the last class).
+    """
+    arr = as_real_array(x, "to_categorical")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        bad = np.argwhere(~np.isfinite(np.atleast_1d(arr)))[0]
+        raise ValueError(f"to_categorical received a non-finite label at index {tuple(bad)}.")
+    y = np.array(arr, dtype="int64")
+    if y.ndim > 1 and y.shape[-1] == 1:
+        y = y[..., 0]
+    if num_classes is None:
+        if y.size == 0:
+            raise ValueError("to_categorical received no labels and no num_classes.")
+        num_classes = int(y.max()) + 1
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
+            or num_classes <= 0:
+        raise ValueError(
+            f"Invalid num_classes: received num_classes={num_classes!r}, expected a positive integer."
+        )
+    flat = y.reshape(-1)
+    bad = np.flatnonzero((flat < 0) | (flat >= num_classes))
+    if bad.size:
+        where = np.unravel_index(bad[0], y.shape) if y.ndim else ()
+        raise ValueError(
+            f"to_categorical received the label {flat[bad[0]]} at index {tuple(int(i) for i in where)}; "
+            f"expected labels in [0, {num_classes})."
+        )
+    out = np.zeros(flat.shape + (int(num_classes),), dtype=np.float64)
+    out[np.arange(flat.size), flat] = 1
+    return out.reshape(y.shape + (int(num_classes),))

@@ -99,3 +99,156 @@ def test_same_loss_history_without_shuffling(pair):
     rel = np.abs(hm - hk) / hk
     assert rel[:20].max() < 1e-4      # measured: 5e-6
     assert rel[-1] < 0.1               # measured: 4e-3 after 3200 steps
+
+
+# ---------------------------------------------------------------------------
+# Issue 10: a Keras user's first classifier, `import minnn as keras`
+# ---------------------------------------------------------------------------
+def mnist_slice(n_train=600, n_test=200):
+    (x_train, y_train), (x_test, y_test) = minnn.datasets.mnist.load_data()
+    # The bundled subset is sorted by label: take every k-th image so every digit appears.
+    tr = np.linspace(0, len(x_train) - 1, n_train).astype(int)
+    te = np.linspace(0, len(x_test) - 1, n_test).astype(int)
+    return (x_train[tr] / 255.0, y_train[tr]), (x_test[te] / 255.0, y_test[te])
+
+
+def hello_world(lib, rate):
+    return lib.Sequential([lib.Input(shape=(28, 28)), lib.layers.Flatten(),
+                           lib.layers.Dense(32, activation="relu"), lib.layers.Dropout(rate),
+                           lib.layers.Dense(10, activation="softmax")])
+
+
+@pytest.mark.parametrize("optimizer, loss, onehot", [
+    ("adam", "sparse_categorical_crossentropy", False),
+    ("rmsprop", "sparse_categorical_crossentropy", False),
+    ("sgd", "categorical_crossentropy", True),
+])
+def test_hello_world_classifier_same_history_evaluate_predictions(optimizer, loss, onehot):
+    (x_train, y_train), (x_test, y_test) = mnist_slice()
+    if onehot:
+        y_train, y_test = minnn.utils.to_categorical(y_train), minnn.utils.to_categorical(y_test)
+    minnn.utils.set_random_seed(0)
+    m = hello_world(minnn, 0.0)
+    k = hello_world(keras, 0.0)
+    k.set_weights(m.get_weights())
+    m.compile(optimizer=optimizer, loss=loss)
+    k.compile(optimizer=optimizer, loss=loss)
+    hm = m.fit(x_train, y_train, epochs=3, shuffle=False, validation_split=0.1, verbose=0).history
+    hk = k.fit(x_train, y_train, epochs=3, shuffle=False, validation_split=0.1, verbose=0).history
+    for key in ("loss", "val_loss"):
+        np.testing.assert_allclose(hm[key], hk[key], rtol=2e-5)   # float32 round-off
+    np.testing.assert_allclose(m.evaluate(x_test, y_test, verbose=0),
+                               k.evaluate(x_test, y_test, verbose=0), rtol=2e-5)
+    np.testing.assert_allclose(m.predict(x_test, verbose=0), k.predict(x_test, verbose=0),
+                               atol=2e-5)
+    for a, b in zip(m.get_weights(), k.get_weights()):
+        np.testing.assert_allclose(a, b, atol=2e-5)
+
+
+def test_hello_world_with_dropout_agrees_at_inference_and_statistically():
+    (x_train, y_train), (x_test, y_test) = mnist_slice(1000)
+    minnn.utils.set_random_seed(0)
+    keras.utils.set_random_seed(0)
+    m, k = hello_world(minnn, 0.2), hello_world(keras, 0.2)
+    k.set_weights(m.get_weights())
+    # Before training, inference ignores dropout in both: the same predictions.
+    np.testing.assert_allclose(m.predict(x_test, verbose=0), k.predict(x_test, verbose=0), atol=1e-6)
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    k.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    lm = m.fit(x_train, y_train, epochs=3, verbose=0).history["loss"]
+    lk = k.fit(x_train, y_train, epochs=3, verbose=0).history["loss"]
+    # Different masks and batch orders: the same course, not the same numbers.
+    np.testing.assert_allclose(lm, lk, rtol=0.15)
+    em, ek = m.evaluate(x_test, y_test, verbose=0), k.evaluate(x_test, y_test, verbose=0)
+    assert abs(em - ek) < 0.25 * ek
+    # With the same trained weights, inference agrees exactly again.
+    k.set_weights(m.get_weights())
+    np.testing.assert_allclose(m.predict(x_test, verbose=0), k.predict(x_test, verbose=0), atol=2e-6)
+
+
+def test_dropout_training_statistics_match_keras():
+    x = np.ones((400, 250), dtype=np.float32)
+    ym = minnn.layers.Dropout(0.3, seed=1).forward(x, training=True)
+    yk = np.asarray(keras.layers.Dropout(0.3, seed=1)(x, training=True))
+    assert set(np.unique(ym)) == set(np.unique(yk))            # {0, 1/0.7}
+    assert abs(np.mean(ym == 0) - np.mean(yk == 0)) < 0.01      # 100,000 draws each
+
+
+@pytest.mark.parametrize("name", ["softmax", "leaky_relu", "elu", "softplus", "relu", "sigmoid", "tanh"])
+def test_activations_and_their_gradients_match_jax(name):
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((5, 7)) * 3).astype(np.float32)
+    g = rng.standard_normal((5, 7)).astype(np.float32)
+    act = minnn.activations.get(name)
+    kact = keras.activations.get(name)
+    np.testing.assert_allclose(act.forward(z), np.asarray(kact(z)), rtol=2e-6, atol=1e-7)
+    _, vjp = jax.vjp(lambda t: kact(t), jnp.asarray(z))
+    np.testing.assert_allclose(act.backward(g, z, act.forward(z)), np.asarray(vjp(jnp.asarray(g))[0]),
+                               rtol=2e-5, atol=1e-6)
+
+
+LOSSES = [
+    ("categorical_crossentropy", {}, "onehot", "probs"),
+    ("categorical_crossentropy", {"label_smoothing": 0.1}, "onehot", "probs"),
+    ("categorical_crossentropy", {"from_logits": True}, "onehot", "logits"),
+    ("sparse_categorical_crossentropy", {}, "labels", "probs"),
+    ("sparse_categorical_crossentropy", {"from_logits": True}, "labels", "logits"),
+    ("binary_crossentropy", {}, "binary", "probs01"),
+    ("binary_crossentropy", {"from_logits": True, "label_smoothing": 0.2}, "binary", "logits"),
+    ("mean_absolute_error", {}, "real", "logits"),
+]
+CLASSES = {"categorical_crossentropy": "CategoricalCrossentropy",
+           "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy",
+           "binary_crossentropy": "BinaryCrossentropy", "mean_absolute_error": "MeanAbsoluteError"}
+
+
+@pytest.mark.parametrize("name, kw, target, pred", LOSSES, ids=lambda v: str(v))
+def test_losses_and_gradients_match_keras(name, kw, target, pred):
+    rng = np.random.default_rng(1)
+    n, kk = 6, 4
+    if pred == "probs":
+        p = rng.uniform(0.0, 1.0, (n, kk)).astype(np.float32)
+        p[0, 0] = 0.0                      # a probability the clip must catch
+    elif pred == "probs01":
+        p = rng.uniform(0.0, 1.0, (n, kk)).astype(np.float32)
+        p[0, 0], p[1, 1] = 0.0, 1.0
+    else:
+        p = (rng.standard_normal((n, kk)) * 3).astype(np.float32)
+    labels = rng.integers(0, kk, n)
+    y = {"onehot": np.eye(kk, dtype=np.float32)[labels], "labels": labels,
+         "binary": rng.integers(0, 2, (n, kk)).astype(np.float32),
+         "real": (rng.standard_normal((n, kk)) * 3).astype(np.float32)}[target]
+    ml = getattr(minnn.losses, CLASSES[name])(**kw)
+    kl = getattr(keras.losses, CLASSES[name])(**kw)
+    np.testing.assert_allclose(ml.forward(y, p), float(kl(y, p)), rtol=2e-6)
+    gk = jax.grad(lambda t: kl(y, t))(jnp.asarray(p))
+    np.testing.assert_allclose(ml.backward(y, p), np.asarray(gk), rtol=2e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("kw", [{}, {"momentum": 0.9}, {"centered": True}, {"rho": 0.8, "epsilon": 1e-4}])
+def test_rmsprop_steps_match_keras(kw):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 3)).astype(np.float32)
+    y = rng.standard_normal((16, 2)).astype(np.float32)
+    minnn.utils.set_random_seed(0)
+    mi = minnn.Input((3,))
+    m = minnn.Model(mi, minnn.layers.Dense(2)(mi))
+    ki = keras.Input((3,))
+    k = keras.Model(ki, keras.layers.Dense(2)(ki))
+    k.set_weights(m.get_weights())
+    m.compile(optimizer=minnn.optimizers.RMSprop(**kw), loss="mse")
+    k.compile(optimizer=keras.optimizers.RMSprop(**kw), loss="mse")
+    for _ in range(3):
+        m.train_on_batch(x, y)
+        k.train_on_batch(x, y)
+    for a, b in zip(m.get_weights(), k.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-7)
+
+
+def test_flatten_sequential_shapes_and_counts_match_keras():
+    m = hello_world(minnn, 0.2)
+    k = hello_world(keras, 0.2)
+    assert [type(l).__name__ for l in m.layers] == [type(l).__name__ for l in k.layers]
+    assert [w.shape for w in m.get_weights()] == [tuple(w.shape) for w in k.get_weights()]
+    assert m.count_params() == k.count_params()
+    assert m.output_shape == k.output_shape

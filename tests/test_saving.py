@@ -430,7 +430,7 @@ def _rewrite_header(path, header):
     (lambda h: h.update(format="something.else"), "'something.else'"),
     (lambda h: h.update(config={"bogus": 1}), "architecture minnn cannot rebuild"),
     (lambda h: h["config"]["layers"][1].update(class_name="Conv2D"), "'Conv2D'"),
-    (lambda h: h["compile"]["optimizer"].update(class_name="RMSprop"), "'RMSprop'"),
+    (lambda h: h["compile"]["optimizer"].update(class_name="Adagrad"), "'Adagrad'"),
     (lambda h: h["compile"]["optimizer"]["config"].update(learning_rate=-1), "learning_rate=-1"),
     (lambda h: h.update(optimizer_arrays=5), "missing optimizer state"),
 ])
