@@ -373,10 +373,16 @@ PARALLEL_MIN = 1 << 17
 
 
 def _cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    global _n_cores
+    if _n_cores is None:  # asked once: a system call per step would cost more than it tells
+        try:
+            _n_cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            _n_cores = os.cpu_count() or 1
+    return _n_cores
+
+
+_n_cores = None
 
 
 class _HelperThread:
