@@ -1,62 +1,60 @@
-"""Lesson 2: a linear autoencoder learns PCA's subspace, but not PCA's axes.
+# %% [markdown]
+# # Lesson 2: a linear autoencoder learns PCA's subspace, but not PCA's axes.
+#
+# The tutorial's central idea is that PCA *is* an autoencoder: encode with
+# Z = X·V, decode with X̂ = Z·Vᵀ. Make every activation linear, train with the
+# mean squared error, and a theorem (Baldi & Hornik, 1989) says what the
+# autoencoder ends up with: PCA's reconstruction error, and a decoder whose k
+# vectors span PCA's top-k subspace. It does *not* promise the eigenvectors
+# themselves: for any invertible k×k matrix M, the encoder E·M and the decoder
+# M⁻¹·W reconstruct exactly as well, so gradient descent stops at whatever mix
+# of the eigenvectors it happens to reach.
+#
+# This lesson watches that happen, measures it with principal angles
+# (``minnn.linalg``), recovers the eigenvectors from the learned mix, and then
+# shows where the linear autoencoder stops: on the tutorial's two clusters the
+# nonlinear autoencoder of lesson 1 beats PCA, because the best 1-D summary of
+# that data is a bent curve, not a line.
+#
+# Run it as a script from anywhere, or open it as a notebook and run it cell by cell
+# (``MINNN_LESSON_QUICK=1`` for the quick mode in a kernel; see ``minnn.lesson``):
+#
+#     python lessons/02_linear_autoencoder_is_pca.py            # full lesson, a few seconds
+#     python lessons/02_linear_autoencoder_is_pca.py --quick    # fewer tables, for tests
+#     python lessons/02_linear_autoencoder_is_pca.py --out DIR  # where to save the figures
+#
+# What to look for (seed 0): both linear autoencoders end within a hundredth of
+# a degree of PCA's subspace, with PCA's error to five digits. The 10-D
+# decoder's three vectors have lengths 0.7 to 1.7 and lie 17° to 83° from PCA's
+# axes, yet a QR and a 3×3 ``eigh`` turn them into those axes. The same 500
+# steps that reach under 0.01° on centred data stay about 60° away when the data sit
+# 20 units from the origin. Lesson 1's ReLU autoencoder reaches 0.40× PCA's
+# error on the two clusters; no linear one can beat 1.00×.
+#
+# The tutorial's own "too simple" PCA class, and its two bugs, are the subject of
+# the companion exercise ``lessons/02b_spot_the_pca_bugs.py``.
 
-The tutorial's central idea is that PCA *is* an autoencoder: encode with
-Z = X·V, decode with X̂ = Z·Vᵀ. Make every activation linear, train with the
-mean squared error, and a theorem (Baldi & Hornik, 1989) says what the
-autoencoder ends up with: PCA's reconstruction error, and a decoder whose k
-vectors span PCA's top-k subspace. It does *not* promise the eigenvectors
-themselves: for any invertible k×k matrix M, the encoder E·M and the decoder
-M⁻¹·W reconstruct exactly as well, so gradient descent stops at whatever mix
-of the eigenvectors it happens to reach.
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
 
-This lesson watches that happen, measures it with principal angles
-(``minnn.linalg``), recovers the eigenvectors from the learned mix, and then
-shows where the linear autoencoder stops: on the tutorial's two clusters the
-nonlinear autoencoder of lesson 1 beats PCA, because the best 1-D summary of
-that data is a bent curve, not a line.
+import minnn
+from minnn import Dense, Input, Model, lesson
+from minnn.callbacks import Callback
+from minnn.datasets import two_gaussians
+from minnn.linalg import largest_principal_angle_degrees
 
-Run it from anywhere:
-
-    python lessons/02_linear_autoencoder_is_pca.py            # full lesson, a few seconds
-    python lessons/02_linear_autoencoder_is_pca.py --quick    # fewer tables, for tests
-    python lessons/02_linear_autoencoder_is_pca.py --out DIR  # where to save the figures
-
-What to look for (seed 0): both linear autoencoders end within a hundredth of
-a degree of PCA's subspace, with PCA's error to five digits. The 10-D
-decoder's three vectors have lengths 0.7 to 1.7 and lie 17° to 83° from PCA's
-axes, yet a QR and a 3×3 ``eigh`` turn them into those axes. The same 500
-steps that reach 0.003° on centred data stay about 60° away when the data sit
-20 units from the origin. Lesson 1's ReLU autoencoder reaches 0.40× PCA's
-error on the two clusters; no linear one can beat 1.00×.
-
-The tutorial's own "too simple" PCA class, and its two bugs, are the subject of
-the companion exercise ``lessons/02b_spot_the_pca_bugs.py``.
-"""
-import argparse
-import importlib.util
-import pathlib
-import sys
-
-import matplotlib
-
-matplotlib.use("Agg")  # save figures to files; no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import minnn  # noqa: E402
-from minnn import Dense, Input, Model  # noqa: E402
-from minnn.callbacks import Callback  # noqa: E402
-from minnn.datasets import two_gaussians  # noqa: E402
-from minnn.linalg import largest_principal_angle_degrees  # noqa: E402
-
-HERE = pathlib.Path(__file__).resolve().parent
+run = lesson.setup("02", "Lesson 2: a linear autoencoder learns PCA's subspace, but not PCA's axes")
 
 # The 10-D data set: its covariance has these eigenvalues (a "known spectrum").
 # The top three are far apart from each other and from the rest, so PCA's top-3
 # subspace, and each of its axes, are well defined.
 SPECTRUM_10D = (8.0, 4.0, 2.0, 0.5, 0.4, 0.3, 0.2, 0.15, 0.1, 0.05)
 
+# %% [markdown]
+# ## Tools: the data, the model, and how far its subspace is from PCA's
 
+# %%
 # --- data -------------------------------------------------------------------------------
 def random_rotation(d, rng):
     """A random orthogonal (d, d) matrix: QR of a Gaussian matrix, signs fixed so it is uniform."""
@@ -227,158 +225,156 @@ def show_learned_basis(W, E, pca, X):
             "orthonormality_gap": float(np.max(np.abs(gram - np.eye(k))))}
 
 
-# --- lesson 1, for the nonlinear contrast --------------------------------------------------
-def run_lesson_1(out_dir, seed):
-    """Import lesson 1 by path (its file name starts with a digit) and run it quietly."""
-    spec = importlib.util.spec_from_file_location("lesson01", HERE / "01_pca_vs_autoencoder.py")
-    lesson01 = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(lesson01)
-    return lesson01.main(["--quick", "--out", str(out_dir), "--seed", str(seed)])
+# %% [markdown]
+# ## 1. The tutorial's 2-D data, one latent unit
+
+# %%
+data, labels = two_gaussians.load_data(seed=run.seed)
+linear_ae_2d, _, dec2, pca2, track2 = train_and_track(data, k=1, epochs=200, learning_rate=0.05,
+                                           seed=run.seed, name="linear_ae_2d")
+report_fit("2-D two-Gaussians data, k = 1: Input(2) → Dense(1) → Dense(2), all linear",
+           track2, run.quick)
+w = decoder_vectors(dec2)[0]
+print(f"  decoder vector {np.round(w, 4)} (norm {np.linalg.norm(w):.3f}), "
+      f"PCA axis {np.round(pca2.components_[0], 4)}")
+# The claims, checked: PCA's subspace (within 2°) and PCA's error (within 1 %).
+assert track2.angles[-1] < 2.0 and track2.errors[-1] <= 1.01 * track2.pca_error
+
+# %% [markdown]
+# ## 2. 10-D data with a known spectrum, three latent units
+
+# %%
+rng = np.random.default_rng([2, run.seed])
+mean10 = rng.uniform(-2, 2, size=len(SPECTRUM_10D))       # real data are not centred
+X10, true_axes = spectrum_data(SPECTRUM_10D, 2000, rng, mean10)
+linear_ae_10d, enc10, dec10, pca10, track10 = train_and_track(X10, k=3, epochs=1000, learning_rate=0.05,
+                                                        seed=run.seed, name="linear_ae_10d")
+print(f"\n10-D data: covariance eigenvalues by construction {SPECTRUM_10D[:4]}..., "
+      f"PCA estimates {np.round(pca10.explained_variance_, 3)} for the top 3")
+report_fit("10-D data, k = 3: Input(10) → Dense(3) → Dense(10), all linear", track10, run.quick)
+enc_angle = largest_principal_angle_degrees(encoder_matrix(enc10), pca10.components_.T)
+print(f"  the encoder's columns are {enc_angle:.3f}° from PCA's subspace: the encoder is "
+      "only ever seen through the data, and\n  the data barely vary along the small-variance "
+      "directions, so its error there costs little and is corrected slowly.")
+assert track10.angles[-1] < 2.0 and track10.errors[-1] <= 1.01 * track10.pca_error
+
+# %%
+fig, axes = plt.subplots(3, 2, figsize=(10, 9), sharex="col")
+for col, (title, tr) in enumerate([("2-D data, k = 1", track2), ("10-D data, k = 3", track10)]):
+    k = 1 if col == 0 else 3
+    axes[0, col].semilogy(tr.steps, np.maximum(tr.angles, 1e-4))
+    axes[0, col].axhline(2.0, color="gray", linestyle=":", label="2°")
+    axes[0, col].set_ylabel("largest principal angle\nto PCA's subspace (°)")
+    axes[0, col].set_title(title)
+    axes[0, col].legend()
+    axes[1, col].semilogy(tr.steps, tr.errors, label="linear autoencoder")
+    axes[1, col].axhline(tr.pca_error, color="tab:orange", linestyle="--",
+                         label=f"PCA-{k} error {tr.pca_error:.4f}")
+    axes[1, col].set_ylabel("reconstruction error (MSE)")
+    axes[1, col].legend()
+    excess = np.asarray(tr.errors) / tr.pca_error - 1
+    axes[2, col].semilogy(tr.steps, np.maximum(excess, 1e-7))  # float32 round-off floor
+    axes[2, col].axhline(0.01, color="gray", linestyle=":", label="1 %")
+    axes[2, col].set_ylabel("AE error / PCA error − 1")
+    axes[2, col].set_xlabel("training step (full batch, Adam lr 0.05)")
+    axes[2, col].legend()
+fig.tight_layout()
+curves_png = run.save(fig, "angle_and_error_vs_step.png")
+
+# %% [markdown]
+# ## 3. Same subspace, different basis
+
+# %%
+W10 = decoder_vectors(dec10)
+basis = show_learned_basis(W10, encoder_matrix(enc10), pca10, X10)
+# Not orthonormal, vector i is not axis i, yet encoder·decoder is PCA's projector.
+assert basis["orthonormality_gap"] > 0.1 and np.max(np.diag(basis["angle_table"])) > 10.0
+assert basis["product_gap"] < 1e-2
+
+# %% [markdown]
+# ## 4. Recover PCA's axes: orthonormalise, then rotate
+
+# %%
+axes_rec, var_rec = recover_axes(W10, X10)
+ang_rec = angles_up_to_sign(axes_rec, pca10.components_)
+ang_true = angles_up_to_sign(axes_rec, true_axes[:, :3].T)
+print("\n== Recovering the axes: QR of the decoder vectors, then PCA inside their span ==")
+print(f"  recovered variances {np.round(var_rec, 4)}, minnn.PCA's {np.round(pca10.explained_variance_, 4)}")
+print(f"  angle to minnn.PCA's components, up to sign (degrees): {np.round(ang_rec, 4)}")
+print(f"  angle to the axes the data were built from (degrees): {np.round(ang_true, 2)} "
+      "(sampling noise: 2000 points only estimate them)")
+assert np.max(ang_rec) < 0.5 and np.allclose(var_rec, pca10.explained_variance_, rtol=1e-3)
+
+# %% [markdown]
+# ## 5. Deeper, still linear
+
+# %%
+deep_linear_ae, _, dec_deep, pca_deep, track_deep = train_and_track(
+    X10, k=3, hidden=8, epochs=500, learning_rate=0.05, seed=run.seed, name="deep_linear_ae")
+print("\n== A deeper linear stack, 10 → 8 → 3 → 8 → 10: still one linear map of rank 3 ==")
+print(f"  decoder vectors = rows of K₃·K₄ (3, 10): largest angle to PCA "
+      f"{track_deep.angles[-1]:.4f}°, error ratio {track_deep.errors[-1] / track_deep.pca_error:.5f}")
+assert track_deep.angles[-1] < 2.0 and track_deep.errors[-1] <= 1.01 * track_deep.pca_error
+
+# %% [markdown]
+# ## 6. Like with like: the mean
+#
+# PCA subtracts the mean before it looks for directions. The autoencoder has biases, so
+# it *can* learn the mean itself: x̂ = x·E·W + c, and at the optimum c = mean − mean·E·W.
+
+# %%
+c = enc10[0].bias.value.astype(np.float64) @ W10 + dec10[0].bias.value
+target_c = X10.mean(axis=0, dtype=np.float64) @ (np.eye(10) - pca10.components_.T @ pca10.components_)
+print("\n== The mean: PCA subtracts it; the autoencoder's biases learn it ==")
+print(f"  offset c = b_enc·W + b_dec vs mean·(I − VᵀV): largest difference "
+      f"{np.max(np.abs(c - target_c)):.2e}")
+# Learning the mean is the easy part only while the offset is small next to the spread.
+# Far from the origin, x·xᵀ is dominated by mean·meanᵀ, the loss surface becomes a long
+# narrow valley, and the same training crawls. Centring the inputs removes the valley.
+far = X10 + np.float32(20.0)
+_, _, _, _, track_far = train_and_track(far, k=3, epochs=500, learning_rate=0.05,
+                                        seed=run.seed, name="linear_ae_far")
+_, _, _, _, track_centred = train_and_track(far - far.mean(axis=0), k=3, epochs=500,
+                                            learning_rate=0.05, seed=run.seed,
+                                            name="linear_ae_centred")
+print(f"  the same data shifted by +20 in every feature: after 500 steps the angle is "
+      f"{track_far.angles[-1]:.2f}°;\n  centred first (X − mean, as PCA does): "
+      f"{track_centred.angles[-1]:.4f}°. Centre your inputs.")
+assert np.max(np.abs(c - target_c)) < 0.05
+assert track_far.angles[-1] > 10.0 and track_centred.angles[-1] < 2.0
+
+# %% [markdown]
+# ## 7. Where linear stops: the nonlinear autoencoder of lesson 1
+
+# %%
+print("\n== The nonlinear autoencoder of lesson 1 on the same 2-D data (running lesson 1) ==")
+lesson01 = lesson.run_lesson("01_pca_vs_autoencoder.py", quick=True, out=run.out / "lesson01",
+                             seed=run.seed)
+nonlinear_err = lesson01["ae_err"]
+print(f"\n  reconstruction error with a 1-D code: PCA {track2.pca_error:.5f}, linear autoencoder "
+      f"{track2.errors[-1]:.5f}, nonlinear autoencoder {nonlinear_err:.5f} "
+      f"({nonlinear_err / track2.pca_error:.2f} x PCA's)")
+print("  A linear decoder can only put its reconstructions on a straight line, and the best\n"
+      "  straight line is PCA's; that is the theorem. The two clusters sit side by side, each\n"
+      "  stretched along (1, 1), so the best 1-D summary of the data runs up one cluster and\n"
+      "  then up the other: a bent curve, not a line. ReLU layers can bend the decoder's\n"
+      "  output; linear ones cannot.")
+assert track2.errors[-1] <= 1.01 * track2.pca_error and nonlinear_err < 0.8 * track2.pca_error
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 5))
+ax.scatter(data[:, 0], data[:, 1], s=4, c=labels, cmap="coolwarm", alpha=0.3)
+X_lin = track2.model.predict(data, batch_size=len(data), verbose=0)
+X_pca = pca2.inverse_transform(pca2.transform(data))
+ax.scatter(X_pca[:, 0], X_pca[:, 1], s=12, color="tab:orange", label="PCA reconstruction")
+ax.scatter(X_lin[:, 0], X_lin[:, 1], s=2, color="black", label="linear AE reconstruction")
+ax.set_aspect("equal")
+ax.set_title(f"Linear AE = PCA: MSE {track2.errors[-1]:.4f} vs {track2.pca_error:.4f}")
+ax.legend(loc="upper left", markerscale=3)
+fig.tight_layout()
+line_png = run.save(fig, "linear_ae_is_pca_2d.png")
+
+print(f"\nfigures saved in {run.out}: {curves_png.name}, {line_png.name} "
+      f"(and lesson 1's in {run.out / 'lesson01'})")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer tables, for tests")
-    parser.add_argument("--out", default=str(HERE / "figures" / "02"), help="folder for the PNG figures")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the data and for minnn")
-    args = parser.parse_args(argv)
-    out_dir = pathlib.Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = {}
-
-    # --- 1. The tutorial's 2-D data, one latent unit ---------------------------------------
-    data, labels = two_gaussians.load_data(seed=args.seed)
-    _, _, dec2, pca2, track2 = train_and_track(data, k=1, epochs=200, learning_rate=0.05,
-                                               seed=args.seed, name="linear_ae_2d")
-    report_fit("2-D two-Gaussians data, k = 1: Input(2) → Dense(1) → Dense(2), all linear",
-               track2, args.quick)
-    w = decoder_vectors(dec2)[0]
-    print(f"  decoder vector {np.round(w, 4)} (norm {np.linalg.norm(w):.3f}), "
-          f"PCA axis {np.round(pca2.components_[0], 4)}")
-    results["2d"] = {"angle": track2.angles[-1], "ae_error": track2.errors[-1],
-                     "pca_error": track2.pca_error}
-
-    # --- 2. 10-D data with a known spectrum, three latent units ----------------------------
-    rng = np.random.default_rng([2, args.seed])
-    mean10 = rng.uniform(-2, 2, size=len(SPECTRUM_10D))       # real data are not centred
-    X10, true_axes = spectrum_data(SPECTRUM_10D, 2000, rng, mean10)
-    _, enc10, dec10, pca10, track10 = train_and_track(X10, k=3, epochs=1000, learning_rate=0.05,
-                                                            seed=args.seed, name="linear_ae_10d")
-    print(f"\n10-D data: covariance eigenvalues by construction {SPECTRUM_10D[:4]}..., "
-          f"PCA estimates {np.round(pca10.explained_variance_, 3)} for the top 3")
-    report_fit("10-D data, k = 3: Input(10) → Dense(3) → Dense(10), all linear", track10, args.quick)
-    enc_angle = largest_principal_angle_degrees(encoder_matrix(enc10), pca10.components_.T)
-    print(f"  the encoder's columns are {enc_angle:.3f}° from PCA's subspace: the encoder is "
-          "only ever seen through the data, and\n  the data barely vary along the small-variance "
-          "directions, so its error there costs little and is corrected slowly.")
-    results["10d"] = {"angle": track10.angles[-1], "ae_error": track10.errors[-1],
-                      "pca_error": track10.pca_error, "encoder_angle": enc_angle}
-
-    fig, axes = plt.subplots(3, 2, figsize=(10, 9), sharex="col")
-    for col, (title, tr) in enumerate([("2-D data, k = 1", track2), ("10-D data, k = 3", track10)]):
-        k = 1 if col == 0 else 3
-        axes[0, col].semilogy(tr.steps, np.maximum(tr.angles, 1e-4))
-        axes[0, col].axhline(2.0, color="gray", linestyle=":", label="2°")
-        axes[0, col].set_ylabel("largest principal angle\nto PCA's subspace (°)")
-        axes[0, col].set_title(title)
-        axes[0, col].legend()
-        axes[1, col].semilogy(tr.steps, tr.errors, label="linear autoencoder")
-        axes[1, col].axhline(tr.pca_error, color="tab:orange", linestyle="--",
-                             label=f"PCA-{k} error {tr.pca_error:.4f}")
-        axes[1, col].set_ylabel("reconstruction error (MSE)")
-        axes[1, col].legend()
-        excess = np.asarray(tr.errors) / tr.pca_error - 1
-        axes[2, col].semilogy(tr.steps, np.maximum(excess, 1e-7))  # float32 round-off floor
-        axes[2, col].axhline(0.01, color="gray", linestyle=":", label="1 %")
-        axes[2, col].set_ylabel("AE error / PCA error − 1")
-        axes[2, col].set_xlabel("training step (full batch, Adam lr 0.05)")
-        axes[2, col].legend()
-    fig.tight_layout()
-    curves_png = out_dir / "angle_and_error_vs_step.png"
-    fig.savefig(curves_png, dpi=100)
-    plt.close(fig)
-
-    # --- 3. Same subspace, different basis -----------------------------------------------
-    W10 = decoder_vectors(dec10)
-    basis = show_learned_basis(W10, encoder_matrix(enc10), pca10, X10)
-    results["basis"] = basis
-
-    # --- 4. Recover PCA's axes: orthonormalise, then rotate --------------------------------
-    axes_rec, var_rec = recover_axes(W10, X10)
-    ang_rec = angles_up_to_sign(axes_rec, pca10.components_)
-    ang_true = angles_up_to_sign(axes_rec, true_axes[:, :3].T)
-    print("\n== Recovering the axes: QR of the decoder vectors, then PCA inside their span ==")
-    print(f"  recovered variances {np.round(var_rec, 4)}, minnn.PCA's {np.round(pca10.explained_variance_, 4)}")
-    print(f"  angle to minnn.PCA's components, up to sign (degrees): {np.round(ang_rec, 4)}")
-    print(f"  angle to the axes the data were built from (degrees): {np.round(ang_true, 2)} "
-          "(sampling noise: 2000 points only estimate them)")
-    results["recovered"] = {"angles": ang_rec, "variances": var_rec,
-                            "pca_variances": pca10.explained_variance_}
-
-    # --- 5. Deeper, still linear --------------------------------------------------------------
-    _, _, dec_deep, pca_deep, track_deep = train_and_track(
-        X10, k=3, hidden=8, epochs=500, learning_rate=0.05, seed=args.seed, name="deep_linear_ae")
-    print("\n== A deeper linear stack, 10 → 8 → 3 → 8 → 10: still one linear map of rank 3 ==")
-    print(f"  decoder vectors = rows of K₃·K₄ (3, 10): largest angle to PCA "
-          f"{track_deep.angles[-1]:.4f}°, error ratio {track_deep.errors[-1] / track_deep.pca_error:.5f}")
-    results["deep"] = {"angle": track_deep.angles[-1], "ae_error": track_deep.errors[-1],
-                       "pca_error": track_deep.pca_error}
-
-    # --- 6. Like with like: the mean ---------------------------------------------------------
-    # PCA subtracts the mean before it looks for directions. The autoencoder has biases, so
-    # it *can* learn the mean itself: x̂ = x·E·W + c, and at the optimum c = mean − mean·E·W.
-    c = enc10[0].bias.value.astype(np.float64) @ W10 + dec10[0].bias.value
-    target_c = X10.mean(axis=0, dtype=np.float64) @ (np.eye(10) - pca10.components_.T @ pca10.components_)
-    print("\n== The mean: PCA subtracts it; the autoencoder's biases learn it ==")
-    print(f"  offset c = b_enc·W + b_dec vs mean·(I − VᵀV): largest difference "
-          f"{np.max(np.abs(c - target_c)):.2e}")
-    # Learning the mean is the easy part only while the offset is small next to the spread.
-    # Far from the origin, x·xᵀ is dominated by mean·meanᵀ, the loss surface becomes a long
-    # narrow valley, and the same training crawls. Centring the inputs removes the valley.
-    far = X10 + np.float32(20.0)
-    _, _, _, _, track_far = train_and_track(far, k=3, epochs=500, learning_rate=0.05,
-                                            seed=args.seed, name="linear_ae_far")
-    _, _, _, _, track_centred = train_and_track(far - far.mean(axis=0), k=3, epochs=500,
-                                                learning_rate=0.05, seed=args.seed,
-                                                name="linear_ae_centred")
-    print(f"  the same data shifted by +20 in every feature: after 500 steps the angle is "
-          f"{track_far.angles[-1]:.2f}°;\n  centred first (X − mean, as PCA does): "
-          f"{track_centred.angles[-1]:.4f}°. Centre your inputs.")
-    results["offset"] = {"shifted_angle": track_far.angles[-1], "centred_angle": track_centred.angles[-1]}
-
-    # --- 7. Where linear stops: the nonlinear autoencoder of lesson 1 --------------------------
-    print("\n== The nonlinear autoencoder of lesson 1 on the same 2-D data (running lesson 1) ==")
-    l1 = run_lesson_1(out_dir / "lesson01", args.seed)
-    print(f"\n  reconstruction error with a 1-D code: PCA {track2.pca_error:.5f}, linear autoencoder "
-          f"{track2.errors[-1]:.5f}, nonlinear autoencoder {l1['ae_error']:.5f} "
-          f"({l1['ae_error'] / track2.pca_error:.2f} x PCA's)")
-    print("  A linear decoder can only put its reconstructions on a straight line, and the best\n"
-          "  straight line is PCA's; that is the theorem. The two clusters sit side by side, each\n"
-          "  stretched along (1, 1), so the best 1-D summary of the data runs up one cluster and\n"
-          "  then up the other: a bent curve, not a line. ReLU layers can bend the decoder's\n"
-          "  output; linear ones cannot.")
-    results["nonlinear"] = {"ae_error": l1["ae_error"], "pca_error": l1["pca_error"]}
-
-    fig, ax = plt.subplots(figsize=(6, 5))
-    ax.scatter(data[:, 0], data[:, 1], s=4, c=labels, cmap="coolwarm", alpha=0.3)
-    X_lin = track2.model.predict(data, batch_size=len(data), verbose=0)
-    X_pca = pca2.inverse_transform(pca2.transform(data))
-    ax.scatter(X_pca[:, 0], X_pca[:, 1], s=12, color="tab:orange", label="PCA reconstruction")
-    ax.scatter(X_lin[:, 0], X_lin[:, 1], s=2, color="black", label="linear AE reconstruction")
-    ax.set_aspect("equal")
-    ax.set_title(f"Linear AE = PCA: MSE {track2.errors[-1]:.4f} vs {track2.pca_error:.4f}")
-    ax.legend(loc="upper left", markerscale=3)
-    fig.tight_layout()
-    line_png = out_dir / "linear_ae_is_pca_2d.png"
-    fig.savefig(line_png, dpi=100)
-    plt.close(fig)
-
-    figures = [curves_png, line_png]
-    print(f"\nfigures saved in {out_dir}: {', '.join(f.name for f in figures)} "
-          f"(and lesson 1's in {out_dir / 'lesson01'})")
-    results["figures"] = figures + list(l1["figures"])
-    return results
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
