@@ -209,9 +209,9 @@ class Model(Trainer, Layer):
         if len(dtypes) > 1:
             raise TypeError(f"Model '{self.name}' mixes weight dtypes {sorted(map(str, dtypes))}.")
         pairs = storage.runs(ws)
-        self._param_flats = [v for v, _ in pairs]
-        self._grad_flats = [g for _, g in pairs]
-        self._flat_for = ws
+        # One statement: a Ctrl-C cannot leave the lists the step reads half replaced.
+        self._param_flats, self._grad_flats, self._flat_for = (
+            [v for v, _ in pairs], [g for _, g in pairs], ws)
 
     def zero_grad(self):
         self._ensure_flat()
