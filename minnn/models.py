@@ -213,9 +213,18 @@ class Model(Trainer, Layer):
         self._param_flats, self._grad_flats, self._flat_for = (
             [v for v, _ in pairs], [g for _, g in pairs], ws)
 
+    def _flat_grads_and_weights(self):
+        """([gradient buffer], [weight buffer]): every gradient and weight of the model, as
+        the flat views the optimiser updates (found on first use, see _ensure_flat)."""
+        if self._flat_for is None:
+            self._ensure_flat()
+        return self._grad_flats, self._param_flats
+
     def zero_grad(self):
-        self._ensure_flat()
-        for g in self._grad_flats:
+        """Set every weight's gradient to 0: backward adds into them."""
+        if self._flat_for is None:
+            self._ensure_flat()
+        for g in self._grad_flats:  # usually one run: one call
             g.fill(0)
 
     # -- inspection ---------------------------------------------------------------------
