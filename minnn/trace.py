@@ -23,6 +23,7 @@ the batch, so that they pass no gradient back at all.
 ``python -m minnn.trace`` prints the trace of one batch of the tutorial model.
 """
 import copy
+import threading
 
 import numpy as np
 
@@ -175,7 +176,7 @@ def trace_step(model, x, y):
 
 
 def _trace_on_copy(model, x, y):
-    twin = copy.deepcopy(model)
+    twin = copy.deepcopy(model, _fresh_locks(model, {}))
     _unpack_all(twin)  # the copy's weights are independent arrays: find their runs afresh
     xs, ys, _ = twin._standardize_xy(x, y)
     records, pending = [], {}
@@ -214,6 +215,18 @@ def _recut_state(model, twin):
     if state and state[0].shape == (sum(p.size for p in twin._param_flats),):
         cuts = np.cumsum([p.size for p in twin._param_flats])[:-1]
         twin.optimizer.set_state([part for a in state for part in np.split(a, cuts)])
+
+
+def _fresh_locks(model, memo):
+    """A deepcopy memo giving each model in the copy a new lock of its own (a lock cannot
+    be copied; fit holds its model's while it runs, and a callback may trace)."""
+    lock = getattr(model, "_fit_lock", None)
+    if lock is not None:
+        memo[id(lock)] = threading.Lock()
+    for layer in getattr(model, "layers", []):
+        if hasattr(layer, "_steps"):
+            _fresh_locks(layer, memo)
+    return memo
 
 
 def _unpack_all(model):
