@@ -211,7 +211,8 @@ class Adam(Optimizer):
     def _update(self, params, grads):
         self._ensure_state(params)
         t = self.iterations + 1
-        alpha = self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
+        b1, b2 = self.beta_1, self.beta_2
+        alpha = self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
         groups = list(zip(params, grads, self._m, self._v, self._tmp, self._tmp2))
         _on_two_cores(lambda part: self._adam(part, alpha), groups)
         if t % FLUSH_EVERY == 0:
