@@ -16,6 +16,10 @@ Cases:
   mnist     one epoch of the 784-128-64-32-64-128-784 autoencoder (222,384 params)
             on 5000 images, batch 128; vs the fused loop, PyTorch, and the float32
             matmul throughput measured in this run (an epoch is 6*params*N FLOP).
+  classifier  one epoch of Keras's hello-world digit classifier (Flatten, Dense 128 relu,
+            Dropout 0.2, Dense 10 softmax; Adam, sparse_categorical_crossentropy, batch 32)
+            on 5000 28x28 images, written with `import minnn as keras`; vs a plain PyTorch
+            loop (the same layers, CrossEntropyLoss on logits).
   pca       minnn.PCA(32) on 5000x784 vs a bare eigh of the covariance (and
             scikit-learn's default PCA if installed).
   predict   predict on 60,000x784 float32 rows: time, and peak memory (tracemalloc).
@@ -48,7 +52,7 @@ from minnn.datasets import two_gaussians  # noqa: E402
 from benchmarks import torch_loop  # noqa: E402
 from benchmarks.fused import FusedMLP  # noqa: E402
 
-ALL_CASES = ("tutorial", "mnist", "pca", "predict", "fitmem")
+ALL_CASES = ("tutorial", "mnist", "classifier", "pca", "predict", "fitmem")
 
 
 # --------------------------------------------------------------------------------------
@@ -293,6 +297,47 @@ def case_mnist(rounds, log):
     return out
 
 
+def mnist_digits(n=5000):
+    """n MNIST images (n, 28, 28) float32 in [0, 1] and their labels, from the bundled data."""
+    from minnn.datasets import mnist
+    (xa, ya), (xb, yb) = mnist.load_data(download=False)  # a benchmark never downloads
+    x, y = np.concatenate([xa, xb])[:n], np.concatenate([ya, yb])[:n]
+    return x.astype(np.float32) / np.float32(255.0), y
+
+
+def classifier_model():
+    """Keras's hello world, as written with `import minnn as keras`."""
+    keras = minnn
+    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(128, activation="relu"), keras.layers.Dropout(0.2),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+
+
+def case_classifier(rounds, log):
+    x, y = mnist_digits(5000)
+    minnn.utils.set_random_seed(0)
+    model = classifier_model()
+    start = [tuple(layer.get_weights()) for layer in model.layers if layer.get_weights()]
+    model.fit(x, y, epochs=1, verbose=0)  # warm up: Adam's buffers, BLAS
+    systems = {"minnn": lambda: model.fit(x, y, epochs=1, verbose=0)}
+    if torch_loop.available():
+        tm = torch_loop.TorchClassifier(start)
+        tm.fit(x, y, 1, 32)
+        systems["PyTorch"] = lambda: tm.fit(x, y, 1, 32)
+    times = interleave(systems, rounds, log)
+    med = {k: median(v) for k, v in times.items()}
+    steps = -(-len(x) // 32)
+    out = {"data": f"bundled MNIST, {len(x)} images of 28x28, batch 32 ({steps} steps)",
+           "params": model.count_params(), "seconds": med, "all_seconds": times, "checks": []}
+    if "PyTorch" in med:
+        out["speedup_vs_torch"] = med["PyTorch"] / med["minnn"]
+        out["checks"].append(("at least as fast as PyTorch", out["speedup_vs_torch"] >= 1,
+                              f"{out['speedup_vs_torch']:.2f}x"))
+    return out
+
+
 def epoch_matmuls(weights, n, batch_size):
     """Only the matrix products of one epoch (forward, dW, and dx except the first
     layer's), at the model's shapes, into preallocated outputs: what BLAS alone needs.
@@ -404,7 +449,8 @@ def case_fitmem(rounds, log, n=20000):
     return out
 
 
-CASES = {"tutorial": case_tutorial, "mnist": case_mnist, "pca": case_pca,
+CASES = {"tutorial": case_tutorial, "mnist": case_mnist, "classifier": case_classifier,
+         "pca": case_pca,
          "predict": case_predict, "fitmem": case_fitmem}
 
 

@@ -64,3 +64,45 @@ class TorchMLP:
             for lo in range(0, len(x), batch_size):
                 out[lo:lo + batch_size] = self.model(torch.from_numpy(x[lo:lo + batch_size])).numpy()
         return out
+
+
+class TorchClassifier:
+    """The hello-world digit classifier as a PyTorch user writes it: Flatten, Linear, ReLU,
+    Dropout, Linear, and CrossEntropyLoss on the logits (PyTorch's softmax + crossentropy
+    in one), Adam with eps=1e-7. weights: [(W1, b1), (W2, b2)] in Keras layout."""
+
+    def __init__(self, weights, rate=0.2, threads=2):
+        import torch
+        from torch import nn
+        torch.set_num_threads(threads)
+        self.torch = torch
+        (w1, b1), (w2, b2) = weights
+        lin1, lin2 = nn.Linear(*w1.shape), nn.Linear(*w2.shape)
+        with torch.no_grad():
+            for lin, w, b in ((lin1, w1, b1), (lin2, w2, b2)):
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T)))
+                lin.bias.copy_(torch.from_numpy(b))
+        self.model = nn.Sequential(nn.Flatten(), lin1, nn.ReLU(), nn.Dropout(rate), lin2)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3, eps=1e-7)
+        self.loss_fn = nn.CrossEntropyLoss()
+
+    def fit(self, x, labels, epochs, batch_size, seed=0):
+        torch = self.torch
+        x, y = torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64))
+        n = len(x)
+        g = torch.Generator().manual_seed(seed)
+        self.model.train()
+        history = []
+        for _ in range(epochs):
+            perm = torch.randperm(n, generator=g)
+            ex, ey = x[perm], y[perm]
+            total = 0.0
+            for lo in range(0, n, batch_size):
+                xb, yb = ex[lo:lo + batch_size], ey[lo:lo + batch_size]
+                self.opt.zero_grad()
+                loss = self.loss_fn(self.model(xb), yb)
+                loss.backward()
+                self.opt.step()
+                total += len(xb) * loss.item()
+            history.append(total / n)
+        return history

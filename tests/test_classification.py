@@ -401,3 +401,31 @@ def test_to_categorical_as_keras():
     assert minnn.utils.to_categorical(2, 4).tolist() == [0, 0, 1, 0]
     with pytest.raises(ValueError, match=r"label 3 at index \(1,\); expected labels in \[0, 3\)"):
         minnn.utils.to_categorical([0, 3], 3)
+
+
+# ---------------------------------------------------------------------------
+# Initializers a Keras program names (their draws differ from Keras's; their laws do not)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name, std", [
+    ("he_normal", np.sqrt(2 / 400)), ("he_uniform", np.sqrt(2 / 400)),
+    ("glorot_normal", np.sqrt(2 / 900)), ("lecun_normal", np.sqrt(1 / 400)),
+    ("lecun_uniform", np.sqrt(1 / 400)), ("random_normal", 0.05),
+    ("random_uniform", 0.1 / np.sqrt(12)),   # U(−0.05, 0.05)
+])
+def test_initializers_have_keras_variance(name, std):
+    """Var(w) = scale/n for the VarianceScaling family (the truncated normal is rescaled so
+    that the cut keeps it); 200,000 draws pin the standard deviation to about 0.3 %."""
+    w = minnn.initializers.get(name)((400, 500), "float64")
+    assert abs(w.std() / std - 1) < 0.01
+    if "normal" in name and name != "random_normal":
+        # truncated at 2σ of the underlying normal: σ = std / 0.8796
+        assert np.abs(w).max() <= 2 * std / 0.87962566103423978 + 1e-12
+
+
+def test_dense_accepts_keras_initializer_names_and_saves_them(tmp_path):
+    x = minnn.Input((3,))
+    m = minnn.Model(x, layers.Dense(4, kernel_initializer="he_normal", bias_initializer="random_uniform")(x))
+    m.save(tmp_path / "m.minnn")
+    back = minnn.models.load_model(tmp_path / "m.minnn")
+    assert type(back.layers[1].kernel_initializer).__name__ == "HeNormal"
+    assert np.array_equal(back.get_weights()[0], m.get_weights()[0])
