@@ -237,6 +237,9 @@ hs = np.logspace(-12, -1, 12 if run.quick else 45)
 curves = {(dtype, central): [gc.rel_error(dW1, numeric_dW1(h, dtype, central)) for h in hs]
           for dtype in ("float64", "float32") for central in (True, False)}
 best = {key: (min(errs), hs[int(np.argmin(errs))]) for key, errs in curves.items()}
+print(f"smallest |z1|: {np.min(np.abs(z1)):.3f}, so a step h of that order can push a z1 across 0")
+if run.seed == 0:
+    assert round(float(np.min(np.abs(z1))), 3) == 0.027   # the number the text above quotes
 print(f"{'differences':<22} {'best relative error':>20} {'at h':>8}")
 for (dtype, central), (err, h) in best.items():
     print(f"{dtype + (' central' if central else ' forward'):<22} {err:>20.1e} {h:>8.0e}")

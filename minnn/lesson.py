@@ -19,8 +19,9 @@ Every lesson starts with ``run = minnn.lesson.setup("04", "title")``, which deci
   else ``lessons/figures/04`` next to the lesson (found through minnn's own location when
   there is no ``__file__``); else ``./figures/04`` in the working folder.
 - **matplotlib**: a script draws with the file-only Agg backend (no window, no display
-  needed) unless ``MPLBACKEND`` says otherwise; a kernel keeps its own backend, and
-  ``run.save(fig, name)`` shows each figure inline as well as saving it.
+  needed) unless ``MPLBACKEND`` says otherwise; a kernel (or a script run inside an IPython
+  shell, as Spyder runs files) keeps its own backend, and ``run.save(fig, name)`` shows
+  each figure inline as well as saving it.
 
 This lives in the package, not beside the lessons, because a kernel started in another
 folder has no ``__file__`` to find a helper file with; minnn is the one thing a lesson can
@@ -115,12 +116,20 @@ def setup(number, title, extra=(), argv=None):
         out = (lessons_dir() or pathlib.Path.cwd()) / "figures" / number
     out.mkdir(parents=True, exist_ok=True)
 
-    in_kernel = not script and override is None
-    if script and "MPLBACKEND" not in os.environ:
+    # Spyder's "run file" sets sys.argv to the file inside an IPython kernel: a script by its
+    # arguments, a notebook by its figures.
+    in_kernel = (not script and override is None) or (override is None and _in_ipython())
+    if script and not in_kernel and "MPLBACKEND" not in os.environ:
         import matplotlib
         matplotlib.use("Agg")  # figures go to files; no screen needed
     extras = {k: v for k, v in vars(args).items() if k not in ("quick", "out", "seed")}
     return Lesson(number, quick, out, args.seed, in_kernel, extras)
+
+
+def _in_ipython():
+    """True inside a running IPython shell or kernel (Jupyter, VS Code, Spyder, PyCharm)."""
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
+    return get_ipython is not None and get_ipython() is not None
 
 
 def run_lesson(filename, **settings):

@@ -160,3 +160,13 @@ def test_quick_mode_and_out_follow_the_documented_rules(tmp_path, monkeypatch):
     # ... while the same argv in a kernel, or another lesson's, is not the lesson's to parse.
     monkeypatch.setattr(sys, "argv", [str(tmp_path / "98_other.py"), "--quik"])
     assert lesson.setup("99", "run from lesson 98").notebook
+
+    # A script run inside an IPython shell (Spyder's "run file") parses its arguments but
+    # shows its figures inline, and keeps the shell's matplotlib backend.
+    import types
+    shell = types.ModuleType("IPython")
+    shell.get_ipython = lambda: object()
+    monkeypatch.setitem(sys.modules, "IPython", shell)
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "99_x.py"), "--quick"])
+    run = lesson.setup("99", "a script in Spyder")
+    assert run.notebook and run.quick
