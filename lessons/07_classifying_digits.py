@@ -1,57 +1,39 @@
-"""Lesson 7: classifying digits. Keras's hello world, run by minnn, and what is inside it.
-
-Nearly every Keras tutorial starts with the same program: a small network that reads a
-28×28 image of a handwritten digit and says which digit it is. Here it runs unchanged,
-with ``import minnn as keras`` in place of ``import keras``. Then we open it up:
-
-1. the program itself, on the MNIST digits bundled with minnn (4000 to train, 1000 to test);
-2. softmax and crossentropy by hand, down to the gradient ŷ − y, checked numerically;
-3. accuracy against epochs, the confusion matrix, and the digits it gets wrong;
-4. back to lesson 3: how well do 2-D codes (an autoencoder's, PCA's) separate the digits?
-
-Run it from anywhere (offline):
-
-    python lessons/07_classifying_digits.py            # the whole lesson, well under a minute
-    python lessons/07_classifying_digits.py --quick    # fewer images and epochs, for the tests
-    python lessons/07_classifying_digits.py --out DIR  # where the figures go
-
-Figures (in lessons/figures/07/ unless --out says otherwise):
-    accuracy.png          training, validation and test accuracy after each epoch
-    confusion.png         the confusion matrix on the test digits
-    mistakes.png          test digits the network gets wrong, with its answer
-    codes_2d.png          the 2-D codes of PCA and of an autoencoder, coloured by digit
-"""
 # %% [markdown]
-# # Setup
-# Arguments, the output folder, and minnn's seeded generator. Everything below is
-# reproducible: the same seed gives the same numbers, bit for bit.
+# # Lesson 7: classifying digits. Keras's hello world, run by minnn, and what is inside it
+#
+# Nearly every Keras tutorial starts with the same program: a small network that reads a
+# 28×28 image of a handwritten digit and says which digit it is. Here it runs unchanged,
+# with ``import minnn as keras`` in place of ``import keras``. Then we open it up:
+#
+# 1. the program itself, on the MNIST digits bundled with minnn (4000 to train, 1000 to test);
+# 2. softmax and crossentropy by hand, down to the gradient ŷ − y, checked numerically;
+# 3. accuracy against epochs, the confusion matrix, and the digits it gets wrong;
+# 4. back to lesson 3: how well do 2-D codes (an autoencoder's, PCA's) separate the digits?
+#
+# Run it as a script from anywhere, or cell by cell as a notebook (offline):
+#
+#     python lessons/07_classifying_digits.py            # the whole lesson, well under a minute
+#     python lessons/07_classifying_digits.py --quick    # fewer images and epochs, for the tests
+#     python lessons/07_classifying_digits.py --out DIR  # where the figures go
+#
+# In a notebook, set ``MINNN_LESSON_QUICK=1`` for the quick mode (see ``minnn.lesson``).
+# Figures (in lessons/figures/07/ unless --out says otherwise): accuracy.png (accuracy after
+# each epoch), confusion.png, mistakes.png (test digits it gets wrong), codes_2d.png.
 
 # %%
-import argparse
 import json
-import pathlib
-import sys
 import time
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")  # save figures to files; no screen needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import minnn as keras  # the point of the lesson: Keras's names, minnn inside
+from minnn import lesson
+from minnn.gradient_check import numerical_gradient, rel_error
 
-import minnn as keras  # noqa: E402  (the point of the lesson: Keras's names, minnn inside)
-from minnn.gradient_check import numerical_gradient, rel_error  # noqa: E402
-
-HERE = pathlib.Path(__file__).resolve().parent
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1000 training images, 3 epochs")
-    parser.add_argument("--out", default=str(HERE / "figures" / "07"), help="folder for the figures")
-    parser.add_argument("--seed", type=int, default=0, help="seed for minnn's generator")
-    return parser.parse_args(argv)
-
+run = lesson.setup("07", "Lesson 7: classifying digits, Keras's hello world in minnn")
+start = time.time()
+run
 
 # %% [markdown]
 # # 1. The hello-world program
@@ -192,7 +174,7 @@ def two_d_codes(x_train, x_test, epochs, seed):
 # # Figures
 
 # %%
-def plot_accuracy(out_dir, tracker):
+def plot_accuracy(tracker):
     fig, ax = plt.subplots(figsize=(6, 4))
     epochs = np.arange(1, len(tracker.curves["test"]) + 1)
     for name, style in (("train", "o-"), ("val", "s--"), ("test", "^-")):
@@ -202,13 +184,10 @@ def plot_accuracy(out_dir, tracker):
     ax.set_title("Digits classified right, after each epoch")
     ax.legend()
     fig.tight_layout()
-    path = out_dir / "accuracy.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return run.save(fig, "accuracy.png", dpi=100)
 
 
-def plot_confusion(out_dir, matrix):
+def plot_confusion(matrix):
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.imshow(matrix, cmap="Blues")
     for (i, j), v in np.ndenumerate(matrix):
@@ -220,13 +199,10 @@ def plot_confusion(out_dir, matrix):
     ax.set_ylabel("true digit")
     ax.set_title("Confusion matrix (test digits)")
     fig.tight_layout()
-    path = out_dir / "confusion.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return run.save(fig, "confusion.png", dpi=100)
 
 
-def plot_mistakes(out_dir, x_test, y_test, predicted, confidence):
+def plot_mistakes(x_test, y_test, predicted, confidence):
     wrong = np.flatnonzero(predicted != y_test)
     wrong = wrong[np.argsort(-confidence[wrong])][:16]   # the most confident mistakes first
     fig, axes = plt.subplots(2, 8, figsize=(10, 3))
@@ -237,92 +213,93 @@ def plot_mistakes(out_dir, x_test, y_test, predicted, confidence):
         ax.set_title(f"{y_test[i]} → {predicted[i]}", fontsize=9)
     fig.suptitle("Test digits it gets wrong (true → predicted), most confident first")
     fig.tight_layout()
-    path = out_dir / "mistakes.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return run.save(fig, "mistakes.png", dpi=90)
 
 
-def plot_codes(out_dir, test_codes, y_test, scores):
+def plot_codes(test_codes, y_test, scores):
     fig, axes = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
     for ax, name in zip(axes, ("PCA", "autoencoder")):
         c = test_codes[name]
         points = ax.scatter(c[:, 0], c[:, 1], c=y_test, cmap="tab10", s=6)
         ax.set_title(f"{name}: 2-D codes of the test digits\n5-nearest-neighbour accuracy {scores[name]:.1%}")
     fig.colorbar(points, ax=axes, ticks=range(10), label="digit")
-    path = out_dir / "codes_2d.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return run.save(fig, "codes_2d.png", dpi=100)
 
 
 # %% [markdown]
-# # Run everything
+# # The data
+# The bundled MNIST subset: 4000 training and 1000 test digits, pixels scaled to [0, 1].
 
 # %%
-def main(argv=None):
-    args = parse_args(argv)
-    out_dir = pathlib.Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    start = time.time()
+(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+x_train, x_test = x_train / 255.0, x_test / 255.0
+if run.quick:  # every 4th image: all ten digits, a quarter of the work
+    x_train, y_train = x_train[::4], y_train[::4]
+epochs, ae_epochs = (3, 3) if run.quick else (5, 10)
+print(f"{len(x_train)} training and {len(x_test)} test images of shape {x_train.shape[1:]}")
 
-    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-    x_train, x_test = x_train / 255.0, x_test / 255.0
-    if args.quick:  # every 4th image: all ten digits, a quarter of the work
-        x_train, y_train = x_train[::4], y_train[::4]
-    epochs, ae_epochs = (3, 3) if args.quick else (5, 10)
-    print(f"{len(x_train)} training and {len(x_test)} test images of shape {x_train.shape[1:]}")
+# %% [markdown]
+# # 1. Run the hello-world program
 
-    print("\n1. The hello-world program, with `import minnn as keras`:")
-    model, history, tracker, test_loss = hello_world(x_train, y_train, x_test, y_test, epochs, args.seed)
-    probabilities = model.predict(x_test, verbose=0)
-    predicted = probabilities.argmax(axis=1)
-    test_acc = accuracy(probabilities, y_test)
-    print(f"test loss {test_loss:.4f}, test accuracy {test_acc:.4f}")
-    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5), "softmax rows sum to 1"
-    assert history.history["loss"][-1] < history.history["loss"][0], "training lowers the loss"
-    assert test_acc > (0.80 if args.quick else 0.90), f"test accuracy {test_acc:.3f} is too low"
+# %%
+model, history, tracker, test_loss = hello_world(x_train, y_train, x_test, y_test, epochs, run.seed)
+probabilities = model.predict(x_test, verbose=0)
+predicted = probabilities.argmax(axis=1)
+test_acc = accuracy(probabilities, y_test)
+print(f"test loss {test_loss:.4f}, test accuracy {test_acc:.4f}")
+assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5), "softmax rows sum to 1"
+assert history.history["loss"][-1] < history.history["loss"][0], "training lowers the loss"
+assert test_acc > (0.80 if run.quick else 0.90), f"test accuracy {test_acc:.3f} is too low"
+accuracy_png = plot_accuracy(tracker)
 
-    print("\n2. Softmax and crossentropy by hand: the gradient reaching the logits is (ŷ − y)/N")
-    errors = check_softmax_crossentropy(args.seed)
-    for name, err in errors.items():
-        print(f"   {name:<24} {err:.1e}")
-        assert err < 1e-7, name
+# %% [markdown]
+# # 2. Check the gradient: (ŷ − y)/N three ways
 
-    print("\n3. Where it goes wrong")
-    matrix = confusion_matrix(y_test, predicted)
-    assert matrix.sum() == len(y_test) and np.trace(matrix) == int(round(test_acc * len(y_test)))
-    off = matrix - np.diag(np.diag(matrix))
-    t, p = np.unravel_index(off.argmax(), off.shape)
-    per_digit = np.diag(matrix) / matrix.sum(axis=1)
-    print(f"   hardest digit: {per_digit.argmin()} ({per_digit.min():.0%} right); "
-          f"easiest: {per_digit.argmax()} ({per_digit.max():.0%} right)")
-    print(f"   most common confusion: a {t} read as a {p}, {off[t, p]} times")
-    print("   accuracy by epoch (test): " + ", ".join(f"{a:.3f}" for a in tracker.curves["test"]))
+# %%
+print("Softmax and crossentropy by hand: the gradient reaching the logits is (ŷ − y)/N")
+gradient_errors = check_softmax_crossentropy(run.seed)
+for name, err in gradient_errors.items():
+    print(f"   {name:<24} {err:.1e}")
+    assert err < 1e-7, name
 
-    print("\n4. How well do 2-D codes separate the digits? (5 nearest neighbours, test digits)")
-    train_codes, test_codes = two_d_codes(x_train, x_test, ae_epochs, args.seed)
-    scores = {name: knn_accuracy(train_codes[name], y_train, test_codes[name], y_test)
+# %% [markdown]
+# # 3. Where it goes wrong: the confusion matrix and the mistakes
+
+# %%
+matrix = confusion_matrix(y_test, predicted)
+assert matrix.sum() == len(y_test) and np.trace(matrix) == int(round(test_acc * len(y_test)))
+off = matrix - np.diag(np.diag(matrix))
+t, p = np.unravel_index(off.argmax(), off.shape)
+per_digit = np.diag(matrix) / matrix.sum(axis=1)
+print(f"hardest digit: {per_digit.argmin()} ({per_digit.min():.0%} right); "
+      f"easiest: {per_digit.argmax()} ({per_digit.max():.0%} right)")
+print(f"most common confusion: a {t} read as a {p}, {off[t, p]} times")
+print("accuracy by epoch (test): " + ", ".join(f"{a:.3f}" for a in tracker.curves["test"]))
+confusion_png = plot_confusion(matrix)
+mistakes_png = plot_mistakes(x_test, y_test, predicted, probabilities.max(axis=1))
+
+# %% [markdown]
+# # 4. Run the comparison of 2-D codes
+
+# %%
+print("How well do 2-D codes separate the digits? (5 nearest neighbours, test digits)")
+train_codes, test_codes = two_d_codes(x_train, x_test, ae_epochs, run.seed)
+knn_scores = {name: knn_accuracy(train_codes[name], y_train, test_codes[name], y_test)
               for name in ("PCA", "autoencoder")}
-    for name, s in scores.items():
-        print(f"   {name:<12} {s:.1%}")
-    print(f"   the classifier, which saw the labels: {test_acc:.1%}; chance: 10%")
-    better = max(scores, key=scores.get)
-    print(f"   here the {better}'s codes separate the digits better.")
-    assert all(0.2 < s < test_acc for s in scores.values()), scores
+for name, score in knn_scores.items():
+    print(f"   {name:<12} {score:.1%}")
+print(f"   the classifier, which saw the labels: {test_acc:.1%}; chance: 10%")
+better = max(knn_scores, key=knn_scores.get)
+print(f"   here the {better}'s codes separate the digits better.")
+assert all(0.2 < score < test_acc for score in knn_scores.values()), knn_scores
+codes_png = plot_codes(test_codes, y_test, knn_scores)
 
-    paths = [plot_accuracy(out_dir, tracker), plot_confusion(out_dir, matrix),
-             plot_mistakes(out_dir, x_test, y_test, predicted, probabilities.max(axis=1)),
-             plot_codes(out_dir, test_codes, y_test, scores)]
-    record = {"n_train": len(x_train), "n_test": len(x_test), "epochs": epochs,
-              "history": history.history, "test_loss": test_loss, "test_accuracy": test_acc,
-              "accuracy_curves": tracker.curves, "confusion": matrix.tolist(),
-              "gradient_errors": errors, "knn_2d": scores}
-    (out_dir / "results.json").write_text(json.dumps(record, indent=1))
-    print(f"\nFigures: {', '.join(str(p) for p in paths)}")
-    print(f"Done in {time.time() - start:.1f} s.")
-    return record
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
+# %%
+record = {"n_train": len(x_train), "n_test": len(x_test), "epochs": epochs,
+          "history": history.history, "test_loss": test_loss, "test_accuracy": test_acc,
+          "accuracy_curves": tracker.curves, "confusion": matrix.tolist(),
+          "gradient_errors": gradient_errors, "knn_2d": knn_scores}
+(run.out / "results.json").write_text(json.dumps(record, indent=1))
+print(f"figures saved in {run.out}: {accuracy_png.name}, {confusion_png.name}, "
+      f"{mistakes_png.name}, {codes_png.name}")
+print(f"Done in {time.time() - start:.1f} s.")
