@@ -24,7 +24,7 @@ import numbers
 
 import numpy as np
 
-from . import activations, config, graph, initializers, utils
+from . import activations, budget, config, graph, initializers, utils
 
 
 class Weight:
@@ -88,6 +88,7 @@ class Layer:
         self.built = True
 
     def add_weight(self, name, shape, initializer):
+        budget.reserve(shape, f"{self.name}/{name}")  # a no-op unless load_model is building
         value = initializers.get(initializer)(shape, self.dtype)
         w = Weight(f"{self.name}/{name}", value)
         self._weights.append(w)

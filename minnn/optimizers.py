@@ -209,6 +209,8 @@ class Adam(Optimizer):
         k = len(arrays) // 2
         if len(arrays) % 2:
             raise ValueError(f"Adam state must hold m and v arrays in pairs, received {len(arrays)}.")
+        if any((v < 0).any() for v in arrays[k:]):
+            raise ValueError("Adam's second moments v are means of squares, but some are negative.")
         self._build(arrays[:k])
         for dst, src in zip(self._m + self._v, arrays):
             dst[...] = src

@@ -13,110 +13,42 @@ with ``allow_pickle=False`` so that loading a file can never run code:
 
 The JSON travels inside the archive as a uint8 array under ``__minnn__``.
 
-Every write is atomic: the archive is written to a temporary file in the same
-folder, flushed to disk, then renamed over the target (``os.replace``), so a
+Every write is atomic (``atomic.py``): the archive is written to a temporary
+file in the same folder, flushed to disk, then renamed over the target, so a
 crash mid-write leaves either the old file or the new one, never half a file.
-Every load checks the whole file against the model first and only then
-assigns, so a failed load leaves the model as it was.
+
+Every load treats the file as hostile (``archive.py``): names and shapes are
+read from the headers and checked against the model before any data is read,
+then the values are checked, and only then assigned, so a failed load leaves
+the model as it was. Every failure due to the file is a ``LoadError``.
 """
-import io
 import json
 import os
-import tempfile
-import zipfile
 
 import numpy as np
 
-from . import graph, layers, losses, optimizers, utils
+from . import archive, budget, graph, layers, losses, optimizers, utils
+from .archive import LoadError
+from .atomic import IsAFolderError, NotAFileError, PathError, atomic_write  # noqa: F401
+from .atomic import check_path as _check_path
 
 FORMAT_VERSION = 1
-_HEADER = "__minnn__"
+_HEADER = archive.HEADER
 _OPT_PREFIX = "optimizer/"
 
 
-class LoadError(ValueError):
-    """A file that cannot be loaded into this model: wrong kind, damaged, or not matching."""
+# A loader raises only LoadErrors (arguments aside): these two are also the errors above.
+class MissingFileError(PathError, LoadError):
+    """load_model / load_weights of a path where there is no file."""
 
 
-class PathError(FileNotFoundError, ValueError):
-    """A path that names no file to load (or no folder to save into). Both an OSError,
-    as Python's own open() raises, and a ValueError, as Keras's load_model raises."""
-
-
-class IsAFolderError(IsADirectoryError, ValueError):
-    """A path that names a folder where a file is expected."""
+class FolderGivenError(IsAFolderError, LoadError):
+    """load_model / load_weights of a folder."""
 
 
 # ---------------------------------------------------------------------------
-# Atomic writes
+# Writing (atomic.py makes every write all-or-nothing)
 # ---------------------------------------------------------------------------
-def _check_path(path, what):
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(
-            f"{what} expects a file path (str or pathlib.Path), received "
-            f"{path!r} of type {type(path).__name__}."
-        )
-    path = os.fspath(path)
-    if isinstance(path, bytes):
-        path = os.fsdecode(path)
-    if not path:
-        raise ValueError(f"{what} received an empty path ''; expected a file name such as 'model.minnn'.")
-    return path
-
-
-def atomic_write(path, write):
-    """Call ``write(f)`` on a temporary file next to ``path``, then rename it to ``path``.
-
-    If anything fails (an error, a full disk, Ctrl-C) the temporary file is
-    removed and ``path`` is untouched: it keeps its earlier content, if any.
-    """
-    path = _check_path(path, "save")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise PathError(f"Cannot save to {path!r}: the folder {folder!r} does not exist.")
-    if os.path.isdir(path):
-        raise IsAFolderError(f"Cannot save to {path!r}: it is a folder; expected a file name.")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_folder(folder)
-
-
-def _file_mode(path):
-    # mkstemp makes the file private (0o600); give it the mode an ordinary open() would.
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def _fsync_folder(folder):
-    # Make the rename itself durable (POSIX); not possible on every platform.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _write_archive(path, header, arrays):
     blob = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
 
@@ -129,50 +61,74 @@ def _write_archive(path, header, arrays):
 # ---------------------------------------------------------------------------
 # Reading archives, with every failure turned into a clear LoadError
 # ---------------------------------------------------------------------------
-def _read_archive(path, what):
-    """Return (header dict, {key: array}) from a minnn archive, or raise LoadError."""
+def _open_archive(path, what):
+    """An open ``archive.Archive`` whose header is a minnn header of this version.
+
+    Only the zip directory and the members' .npy headers have been read: the
+    caller compares names and shapes with the model before reading any data.
+    """
     path = _check_path(path, what)
     if not os.path.exists(path):
-        raise PathError(f"{what}: no such file {path!r}.")
+        raise MissingFileError(f"{what}: no such file {path!r}.")
     if os.path.isdir(path):
-        raise IsAFolderError(f"{what}: {path!r} is a folder; expected a file saved by minnn.")
+        raise FolderGivenError(f"{what}: {path!r} is a folder; expected a file saved by minnn.")
+    ar = archive.Archive(path, what)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise LoadError(f"{what}: cannot read {path!r}: {e}") from None
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        kind = "an empty file" if not data else f"a file starting with {data[:8]!r}"
-        raise LoadError(
-            f"{what}: {path!r} is not a minnn file: received {kind} ({len(data)} bytes), expected "
-            "a .npz archive written by model.save_weights() or model.save(). The file may be "
-            "truncated, damaged, or of another kind."
-        )
+        header = ar.header
+        if header.get("version") != FORMAT_VERSION:
+            raise ar.fail(f"has format version {header.get('version')!r}; this minnn reads "
+                          f"version {FORMAT_VERSION}.")
+        if header["format"] not in ("minnn.weights", "minnn.model"):
+            raise ar.fail(f"holds {header['format']!r}; expected minnn weights or a minnn model.")
+        listed = header.get("keys" if header["format"] == "minnn.weights" else "weights")
+        if listed is not None and (not isinstance(listed, list)
+                                   or not all(isinstance(k, str) for k in listed)):
+            raise ar.fail("has a damaged minnn header (its list of weights is not a list of names).")
+        n_opt = header.get("optimizer_arrays", 0)
+        if isinstance(n_opt, bool) or not isinstance(n_opt, int) or not 0 <= n_opt <= len(ar.members):
+            raise ar.fail(f"has a damaged minnn header (optimizer_arrays={n_opt!r}, but the file "
+                          f"holds {len(ar.members)} arrays).")
+        expected = set(listed if listed is not None else
+                       [k for k in ar.members if not k.startswith(_OPT_PREFIX)])
+        expected |= {f"{_OPT_PREFIX}{i}" for i in range(n_opt)}
+        unknown = sorted(k for k in ar.members if k not in expected)
+        if unknown:
+            raise ar.fail(f"is damaged or was altered: it holds arrays its header does not list: "
+                          f"{unknown[:10]}.")
+        missing = [k for k in expected if k not in ar.members]
+        if any(k.startswith(_OPT_PREFIX) for k in missing):
+            raise ar.fail("is missing optimizer state arrays.")
+        return ar
+    except BaseException:
+        ar.close()
+        raise
+
+
+def _weight_members(ar):
+    """{key: Member} of the weights, in the order the header lists them."""
+    header = ar.header
+    listed = header.get("keys" if header["format"] == "minnn.weights" else "weights") or []
+    members = {k: ar.members[k] for k in listed if k in ar.members}
+    members |= {k: m for k, m in ar.members.items() if not k.startswith(_OPT_PREFIX)}
+    return members
+
+
+def _checked(what, path, fn, *args):
+    """Run a loader; any failure other than a LoadError (or Ctrl-C) becomes a LoadError.
+
+    The checks in this file name every fault they know of; this is the net under
+    them, so that a loader's caller has one exception type to catch.
+    """
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}  # reading checks each member's CRC
-    except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, zlib.error, ...
-        raise LoadError(
-            f"{what}: {path!r} is damaged and cannot be read ({type(e).__name__}: {e}). "
-            "The file may be truncated or corrupt."
-        ) from None
-    if _HEADER not in arrays:
-        raise LoadError(
-            f"{what}: {path!r} is a .npz archive but not one written by minnn: it has no "
-            f"'{_HEADER}' entry (its keys are {sorted(arrays)[:10]})."
-        )
-    try:
-        header = json.loads(arrays.pop(_HEADER).tobytes().decode("utf-8"))
-        if not isinstance(header, dict) or "format" not in header:
-            raise ValueError("the header is not a JSON object with a 'format' key")
-    except (ValueError, UnicodeDecodeError) as e:
-        raise LoadError(f"{what}: {path!r} has a damaged minnn header ({e}).") from None
-    if header.get("version") != FORMAT_VERSION:
-        raise LoadError(
-            f"{what}: {path!r} has format version {header.get('version')!r}; this minnn reads "
-            f"version {FORMAT_VERSION}."
-        )
-    return header, arrays
+        return fn(*args)
+    except LoadError:
+        raise
+    except RecursionError:
+        raise LoadError(f"{what}: {path!r} is nested too deeply to load.") from None
+    except MemoryError:
+        raise LoadError(f"{what}: {path!r} needs more memory than is available.") from None
+    except Exception as e:
+        raise LoadError(f"{what}: {path!r} cannot be loaded ({type(e).__name__}: {e}).") from None
 
 
 # ---------------------------------------------------------------------------
@@ -215,7 +171,11 @@ def _weight_arrays(model):
 
 def _check_weights(model, arrays, path, what, by_name=True):
     """Match the file's arrays to the model's weights; return [(Weight, array)] or raise
-    a LoadError that lists every difference. Nothing is assigned here."""
+    a LoadError that lists every difference. Nothing is assigned here.
+
+    ``arrays`` maps keys to anything with a ``shape`` and a ``dtype``: the file's
+    members, known from their .npy headers alone, so that a file that does not
+    fit is refused before any of its data is read."""
     pairs = weight_keys(model)
     if by_name:
         missing = [k for k, _ in pairs if k not in arrays]
@@ -236,8 +196,6 @@ def _check_weights(model, arrays, path, what, by_name=True):
             problems.append(f"'{k}' has shape {arr.shape} in the file, but the model's weight has shape {w.shape}")
         elif arr.dtype.kind != "f":
             problems.append(f"'{k}' has dtype {arr.dtype} in the file; expected floats")
-        elif not np.isfinite(arr).all():
-            problems.append(f"'{k}' holds NaN or inf values in the file")
     if problems:
         hint = ""
         if by_name and (missing or extra) and len(arrays) == len(pairs) and all(
@@ -254,9 +212,36 @@ def _check_weights(model, arrays, path, what, by_name=True):
     return [(w, arr) for _, w, arr in matched]
 
 
+def _read_values(ar, pairs, model):
+    """Read each matched member, cast it to its weight's dtype, and check it is finite
+    there (1e39 is a finite float64 but inf in float32). Returns [(Weight, array)]."""
+    out, bad = [], []
+    for w, member in pairs:
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, by name
+            arr = ar.read(member).astype(w.dtype, copy=False)
+        if not np.isfinite(arr).all():
+            bad.append(member.key)
+        out.append((w, arr))
+    if bad:
+        raise LoadError(
+            f"{ar.what}: {ar.path!r} holds NaN or inf values in {bad} (after conversion to the "
+            f"model's dtype, {model.dtype}). The model's weights were not changed.")
+    return out
+
+
 def _assign(pairs):
+    """Copy the checked arrays into the weights. A Ctrl-C here would leave the model half
+    loaded, so it is held back until every weight is assigned, then raised."""
+    interrupted = False
     for w, arr in pairs:
-        w.value[...] = arr  # into the existing array: the model's flat buffer stays shared
+        while True:
+            try:
+                w.value[...] = arr  # into the existing array: the model's flat buffer stays shared
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def save_weights(model, path):
@@ -277,24 +262,25 @@ def load_weights(model, path, by_name=None):
     the same order: so the same architecture rebuilt in a new session, whose
     automatic names (dense_6, ...) differ, loads as it does in Keras.
     Everything is checked first; on any mismatch the model is left unchanged.
+    Every failure due to the file is a LoadError.
     """
     if by_name is not None and not isinstance(by_name, bool):
         raise TypeError(f"by_name must be None, True or False, received by_name={by_name!r}.")
     what = "load_weights"
-    header, arrays = _read_archive(path, what)
-    if header["format"] not in ("minnn.weights", "minnn.model"):
-        raise LoadError(f"{what}: {path!r} holds {header['format']!r}; expected minnn weights.")
-    weights = {k: a for k, a in arrays.items() if not k.startswith(_OPT_PREFIX)}
-    if header["format"] == "minnn.weights":
-        weights = {k: weights[k] for k in header.get("keys", weights) if k in weights} | weights
-    else:
-        weights = {k: weights[k] for k in header.get("weights", weights) if k in weights} | weights
-    if by_name is None:
-        pairs = weight_keys(model)
-        by_name = set(weights) == {k for k, _ in pairs} or not (
-            len(weights) == len(pairs)
-            and all(a.shape == w.shape for a, (_, w) in zip(weights.values(), pairs)))
-    _assign(_check_weights(model, weights, path, what, by_name))
+    path = _check_path(path, what)
+    _assign(_checked(what, path, _load_weights, model, path, by_name))
+
+
+def _load_weights(model, path, by_name):
+    what = "load_weights"
+    with _open_archive(path, what) as ar:
+        weights = _weight_members(ar)
+        if by_name is None:
+            pairs = weight_keys(model)
+            by_name = set(weights) == {k for k, _ in pairs} or not (
+                len(weights) == len(pairs)
+                and all(a.shape == w.shape for a, (_, w) in zip(weights.values(), pairs)))
+        return _read_values(ar, _check_weights(model, weights, path, what, by_name), model)
 
 
 # ---------------------------------------------------------------------------
@@ -490,72 +476,110 @@ def _optimizer_from_config(cfg, custom_objects, path):
             f"load_model: {path!r} uses the optimizer {cfg['class_name']!r}, which minnn does "
             f"not know. Pass custom_objects={{'{cfg['class_name']}': cls}} or compile=False."
         )
+    iterations = cfg["iterations"]
+    if isinstance(iterations, bool) or not isinstance(iterations, int) \
+            or not 0 <= iterations <= MAX_ITERATIONS:
+        raise LoadError(f"load_model: {path!r} holds an optimizer with iterations={iterations!r}; "
+                        f"expected an integer in [0, {MAX_ITERATIONS}].")
     opt = cls(**cfg["config"])
-    opt.iterations = int(cfg["iterations"])
+    opt.iterations = iterations
     return opt
+
+
+MAX_ITERATIONS = 2**63 - 1  # Keras keeps iterations in an int64
 
 
 def load_model(path, custom_objects=None, compile=True):
     """Rebuild the model saved by ``model.save(path)``: same graph, weights, loss and
-    optimiser state. ``compile=False`` skips the loss and optimiser."""
+    optimiser state. ``compile=False`` skips the loss and optimiser.
+
+    The file is checked before anything large is built or read (see archive.py);
+    every failure due to the file is a LoadError that names it."""
     what = "load_model"
     if custom_objects is not None and not isinstance(custom_objects, dict):
         raise TypeError(f"custom_objects must be a dict of name -> class, received {custom_objects!r}.")
     if not isinstance(compile, bool):
         raise TypeError(f"compile must be True or False, received compile={compile!r}.")
-    header, arrays = _read_archive(path, what)
-    if header["format"] != "minnn.model":
-        hint = (" It holds weights only: rebuild the model in code and call "
-                "model.load_weights(path)." if header["format"] == "minnn.weights" else "")
-        raise LoadError(
-            f"{what}: {path!r} holds {header['format']!r}; expected a model saved with "
-            f"model.save(path).{hint}"
-        )
-    # Building layers draws initial weights from minnn's generator; those draws are
-    # thrown away, so put the generator back as it was.
-    rng_state = utils.get_rng().bit_generator.state
-    try:
-        model = model_from_config(header["config"], custom_objects)
-    except LoadError as e:
-        raise LoadError(f"{what}: {path!r}: {e}") from None
-    except Exception as e:
-        raise LoadError(f"{what}: {path!r} holds an architecture minnn cannot rebuild "
-                        f"({type(e).__name__}: {e}).") from None
-    finally:
-        utils.get_rng().bit_generator.state = rng_state
-    weights = {k: arrays[k] for k in header.get("weights", []) if k in arrays}
-    weights |= {k: a for k, a in arrays.items() if not k.startswith(_OPT_PREFIX)}
-    _assign(_check_weights(model, weights, path, what))
-    cc = header.get("compile")
-    if compile and cc is not None:
+    path = _check_path(path, what)
+    return _checked(what, path, _load_model, path, custom_objects, compile)
+
+
+def _load_model(path, custom_objects, compile):
+    what = "load_model"
+    with _open_archive(path, what) as ar:
+        header = ar.header
+        if header["format"] != "minnn.model":
+            hint = (" It holds weights only: rebuild the model in code and call "
+                    "model.load_weights(path)." if header["format"] == "minnn.weights" else "")
+            raise LoadError(
+                f"{what}: {path!r} holds {header['format']!r}; expected a model saved with "
+                f"model.save(path).{hint}"
+            )
+        weights = _weight_members(ar)
+        # A model that loads has exactly as many weight values as the file holds:
+        # building may allocate no more than that.
+        n_values = sum(m.size for m in weights.values() if m.dtype.kind == "f")
+        # Building layers draws initial weights from minnn's generator; those draws are
+        # thrown away, so put the generator back as it was.
+        rng_state = utils.get_rng().bit_generator.state
         try:
-            _compile_from_config(model, cc, arrays, header, custom_objects, path)
-        except LoadError:
-            raise
+            with budget.limit(n_values):
+                model = model_from_config(header["config"], custom_objects)
+        except LoadError as e:
+            raise LoadError(f"{what}: {path!r}: {e}") from None
         except Exception as e:
-            raise LoadError(f"{what}: {path!r} holds a loss or optimizer minnn cannot restore "
-                            f"({type(e).__name__}: {e}). Load with compile=False to skip them."
-                            ) from None
+            raise LoadError(f"{what}: {path!r} holds an architecture minnn cannot rebuild "
+                            f"({type(e).__name__}: {e}).") from None
+        finally:
+            utils.get_rng().bit_generator.state = rng_state
+        _assign(_read_values(ar, _check_weights(model, weights, path, what), model))
+        cc = header.get("compile")
+        if compile and cc is not None:
+            try:
+                _compile_from_config(model, cc, ar, custom_objects, path)
+            except LoadError:
+                raise
+            except Exception as e:
+                raise LoadError(f"{what}: {path!r} holds a loss or optimizer minnn cannot restore "
+                                f"({type(e).__name__}: {e}). Load with compile=False to skip them."
+                                ) from None
     return model
 
 
-def _compile_from_config(model, cc, arrays, header, custom_objects, path):
+def _compile_from_config(model, cc, ar, custom_objects, path):
     """Compile ``model`` with the saved loss and optimiser, and give the optimiser its state."""
     what = "load_model"
+    if not isinstance(cc, dict) or not isinstance(cc.get("loss"), list) or not cc["loss"] \
+            or not isinstance(cc.get("optimizer"), dict):
+        raise LoadError(f"{what}: {path!r} has a damaged minnn header (its 'compile' entry).")
     loss_fns = [_loss_from_config(c, custom_objects, path) for c in cc["loss"]]
     opt = _optimizer_from_config(cc["optimizer"], custom_objects, path)
     loss = dict(zip(model.output_names, loss_fns)) if len(loss_fns) > 1 else loss_fns[0]
     model.compile(optimizer=opt, loss=loss)
-    n = int(header.get("optimizer_arrays", 0))
-    state = [arrays.get(f"{_OPT_PREFIX}{i}") for i in range(n)]
-    if any(a is None for a in state):
-        raise LoadError(f"{what}: {path!r} is missing optimizer state arrays.")
-    if state:
+    n = ar.header.get("optimizer_arrays", 0)
+    members = [ar.members[f"{_OPT_PREFIX}{i}"] for i in range(n)]
+    if members:
         model._ensure_flat()
         expected = [p.shape for p in model._param_flats]
-        if [a.shape for a in state] != expected * (len(state) // max(1, len(expected))):
+        if [m.shape for m in members] != expected * (len(members) // max(1, len(expected))):
             raise LoadError(
-                f"{what}: {path!r} holds optimizer state of shapes {[a.shape for a in state]}, "
+                f"{what}: {path!r} holds optimizer state of shapes {[m.shape for m in members]}, "
                 f"which does not fit the model's parameters {expected}."
             )
-        opt.set_state([a.astype(model._flat.dtype, copy=False) for a in state])
+        bad = [f"{m.key} ({m.dtype})" for m in members if m.dtype.kind != "f"]
+        if bad:
+            raise LoadError(f"{what}: {path!r} holds optimizer state of a non-float dtype: "
+                            f"{bad}; expected real floats.")
+        state = []
+        for m in members:
+            with np.errstate(over="ignore", invalid="ignore"):  # reported below, by name
+                arr = ar.read(m).astype(model._flat.dtype)
+            if not np.isfinite(arr).all():
+                raise LoadError(f"{what}: {path!r} holds NaN or inf in the optimizer state "
+                                f"{m.key!r} (after conversion to {model._flat.dtype}).")
+            state.append(arr)
+        try:
+            opt.set_state(state)
+        except ValueError as e:
+            raise LoadError(f"{what}: {path!r} holds optimizer state that "
+                            f"{type(opt).__name__} refuses: {e}") from None

@@ -28,9 +28,11 @@ import pathlib
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 
 import numpy as np
 
+from ..archive import open_regular
 from .idx import read_idx
 
 # The four standard files, by the names Keras's mnist.npz uses for them.
@@ -48,6 +50,14 @@ CHECKSUMS = {
     "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
     "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+
+# Their sizes in bytes: a download stops as soon as a server sends more.
+SIZES = {
+    "train-images-idx3-ubyte.gz": 9912422,
+    "train-labels-idx1-ubyte.gz": 28881,
+    "t10k-images-idx3-ubyte.gz": 1648877,
+    "t10k-labels-idx1-ubyte.gz": 4542,
 }
 
 # Mirrors of the original files (yann.lecun.com no longer serves them reliably).
@@ -146,6 +156,8 @@ def _load_path(path):
             f"Cannot read MNIST from path={str(path)!r}: expected a folder holding the four "
             "IDX files, or an .npz file with keys x_train, y_train, x_test, y_test."
         )
+    if path.exists():  # a FIFO, a device or a socket: refused with what it is
+        open_regular(path, "MNIST", error=ValueError).close()
     raise FileNotFoundError(f"path={str(path)!r} does not exist.")
 
 
@@ -197,8 +209,13 @@ def _load_idx_folder(folder, files):
 
 
 def _load_npz(path):
+    with open_regular(path, "MNIST", error=ValueError) as raw:  # no FIFO, no /dev/zero
+        return _load_npz_from(path, raw)
+
+
+def _load_npz_from(path, raw):
     try:
-        f = np.load(path, allow_pickle=False)
+        f = np.load(raw, allow_pickle=False)
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:  # np.load's ways to fail
         raise ValueError(f"{path.name}: not a readable .npz file ({e}).") from None
     if not isinstance(f, np.lib.npyio.NpzFile):
@@ -213,8 +230,11 @@ def _load_npz(path):
             )
         try:
             arrays = {k: f[k] for k in FILES}
-        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as e:
             raise ValueError(f"{path.name}: an array in it is damaged ({e}).") from None
+        except MemoryError:
+            raise ValueError(f"{path.name}: an array in it declares more data than the memory "
+                             "available; the file is damaged or not MNIST.") from None
     names = {k: f"{path.name}[{k!r}]" for k in FILES}
     return _checked((arrays["x_train"], arrays["y_train"]),
                     (arrays["x_test"], arrays["y_test"]), names)
@@ -249,20 +269,22 @@ def _download_from_mirrors(filename, dest, mirrors, checksums=None):
     for base in mirrors:
         url = base.rstrip("/") + "/" + filename
         try:
-            _download(url, dest, checksums[filename])
+            _download(url, dest, checksums[filename], max_bytes=SIZES.get(filename))
             return dest
         except (OSError, ValueError) as e:  # URLError is an OSError; a bad checksum a ValueError
             failures.append(f"{url}: {e}")
     raise OSError(f"Could not download {filename}:\n  " + "\n  ".join(failures))
 
 
-def _download(url, dest, sha256, timeout=60):
+def _download(url, dest, sha256, timeout=60, max_bytes=None):
     """Fetch url into dest, verified by SHA-256, atomically.
 
     The bytes go to a temporary file in dest's folder; only when the download is
     complete and its SHA-256 matches is it renamed to dest (``os.replace`` is atomic
     on one file system). So dest is either absent or complete and verified, even if
     the download is interrupted; on failure the temporary file is removed.
+    max_bytes: the expected size; a server that announces or sends more is cut off
+    there, so a bad mirror cannot fill the disk.
     """
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"Invalid url={url!r}: expected an http:// or https:// address.")
@@ -272,10 +294,20 @@ def _download(url, dest, sha256, timeout=60):
     try:
         digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            announced = response.headers.get("Content-Length")
+            if max_bytes is not None and announced and announced.isdigit() \
+                    and int(announced) > max_bytes:
+                raise ValueError(f"{url} announces {announced} bytes, more than the expected "
+                                 f"{max_bytes}; nothing was kept.")
+            received = 0
             while True:
                 chunk = response.read(1 << 16)
                 if not chunk:
                     break
+                received += len(chunk)
+                if max_bytes is not None and received > max_bytes:
+                    raise ValueError(f"{url} sent more than the expected {max_bytes} bytes; "
+                                     "the download was stopped there and nothing was kept.")
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != sha256:
