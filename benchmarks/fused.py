@@ -108,9 +108,9 @@ class FusedMLP:
             np.take(x, perm, axis=0, out=ex, mode="clip")
             if not same:
                 np.take(y, perm, axis=0, out=ey, mode="clip")
-            total = 0.0
+            total = np.float32(0)  # Keras's loss tracker: float32 total += float32(n_b·L_b)
             for lo in range(0, n, batch_size):
                 hi = min(n, lo + batch_size)
-                total += (hi - lo) * self.step(ex[lo:hi], ey[lo:hi])
-            history.append(total / n)
+                total += np.float32(self.step(ex[lo:hi], ey[lo:hi])) * np.float32(hi - lo)
+            history.append(float(total / np.float32(n)))
         return history

@@ -1,21 +1,40 @@
-"""Callbacks: code that ``fit`` calls at fixed points of training, as in Keras.
+"""Callbacks: code that ``fit``, ``evaluate`` and ``predict`` call at fixed points, as in Keras.
 
-``fit`` calls, in order: ``on_train_begin``, then per epoch ``on_epoch_begin``,
-``on_train_batch_end`` after every step, ``on_epoch_end`` with the epoch's
-logs, and finally ``on_train_end``. A callback may set
-``self.model.stop_training = True`` to end training after the current epoch.
+``fit(epochs=2, validation_split=...)`` calls, in this order::
 
-Beside ``History``, the Keras callbacks ``EarlyStopping``, ``ModelCheckpoint``
-(built on the atomic ``model.save``) and ``TerminateOnNaN`` live here.
+    on_train_begin
+    per epoch:   on_epoch_begin(e)
+                 per batch: on_train_batch_begin(b), on_train_batch_end(b, logs)
+                 on_test_begin, per validation batch on_test_batch_begin/end, on_test_end(logs)
+                 on_epoch_end(e, logs)             # logs hold the val_ keys too
+    on_train_end(logs of the last epoch)
+
+``evaluate`` calls the ``on_test_*`` hooks and ``predict`` the ``on_predict_*`` ones.
+The callbacks run in Keras's order: the user's (as given), then ``History``,
+then the progress bar, and they all receive the **same** logs dict, with its
+keys sorted as Keras sorts them. So a value that a callback writes into
+``logs`` in ``on_epoch_end`` reaches ``history`` and the progress line.
+A callback may set ``self.model.stop_training = True``: fit stops after the
+current batch (that epoch's validation and ``on_epoch_end`` still run).
+
+Beside ``History`` and ``ProgbarLogger``, the Keras callbacks ``EarlyStopping``,
+``ModelCheckpoint`` (built on the atomic ``model.save``) and ``TerminateOnNaN``
+live here.
 """
 import math
 import numbers
 import os
 import warnings
 
+from . import progress
+
 
 class Callback:
-    """Base class: override the hooks you need. ``self.model`` is set by ``fit``."""
+    """Base class: override the hooks you need. ``self.model`` is set by ``fit``.
+
+    As in Keras, ``on_train_batch_begin/end`` call ``on_batch_begin/end`` unless
+    they are overridden, so either spelling works.
+    """
 
     def __init__(self):
         self.model = None
@@ -39,15 +58,49 @@ class Callback:
     def on_epoch_end(self, epoch, logs=None):
         pass
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def on_batch_begin(self, batch, logs=None):
         pass
 
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)
+
     def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
+    def on_test_begin(self, logs=None):
+        pass
+
+    def on_test_end(self, logs=None):
+        pass
+
+    def on_test_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_test_batch_end(self, batch, logs=None):
+        pass
+
+    def on_predict_begin(self, logs=None):
+        pass
+
+    def on_predict_end(self, logs=None):
+        pass
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_end(self, batch, logs=None):
         pass
 
 
 class History(Callback):
-    """Records each epoch's logs: ``history.history['loss'][e]`` is epoch e's loss."""
+    """Records each epoch's logs: ``history.history['loss'][e]`` is epoch e's loss.
+
+    ``history.epoch`` lists the epochs run (0-based, so ``fit(initial_epoch=2)``
+    starts at 2) and ``history.params`` holds fit's ``verbose``, ``epochs`` and ``steps``.
+    """
 
     def __init__(self):
         super().__init__()
@@ -56,7 +109,6 @@ class History(Callback):
         self.diverged = None  # set by fit to {'epoch', 'step', 'what', 'loss'} if it diverged
 
     def on_train_begin(self, logs=None):
-        self.history = {}
         self.epoch = []
         self.diverged = None
 
@@ -66,10 +118,59 @@ class History(Callback):
             self.history.setdefault(k, []).append(v)
 
 
-class CallbackList:
-    """Calls a hook on every callback in turn."""
+class ProgbarLogger(Callback):
+    """The progress output of fit, evaluate and predict (verbose=1: a bar; 2: a line per epoch).
 
-    def __init__(self, callbacks, model, params, history=None):
+    It runs after every other callback, as Keras's does, so their messages come
+    before an epoch's progress line, and what they wrote into the logs is shown.
+    """
+
+    def __init__(self, verbose=1):
+        super().__init__()
+        self.verbose = verbose
+        self.bar = None
+        self._in_fit = False
+
+    def _new_bar(self):
+        self.bar = progress.Progbar(self.params.get("steps") or 1, self.verbose)
+
+    def on_train_begin(self, logs=None):
+        self._in_fit = True
+
+    def on_train_end(self, logs=None):
+        self._in_fit = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        epochs = self.params.get("epochs", 1)
+        if self.verbose and epochs > 1:
+            print(f"Epoch {epoch + 1}/{epochs}")
+        self._new_bar()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(batch + 1, logs or {})
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.finish(logs or {})
+
+    def on_test_begin(self, logs=None):
+        if not self._in_fit:
+            self._new_bar()
+
+    def on_test_end(self, logs=None):
+        if not self._in_fit:
+            self.bar.finish(logs or {})
+
+    def on_predict_begin(self, logs=None):
+        self._new_bar()
+
+    def on_predict_end(self, logs=None):
+        self.bar.finish({})
+
+
+class CallbackList:
+    """Calls a hook on every callback in turn: the user's, then History, then the progress bar."""
+
+    def __init__(self, callbacks, model, params, history=None, progbar=None):
         if callbacks is None:
             callbacks = []
         if not isinstance(callbacks, (list, tuple)):
@@ -83,8 +184,9 @@ class CallbackList:
                     f"Every callback must be an instance of minnn.callbacks.Callback, "
                     f"received {cb!r}."
                 )
-        # fit's History comes first, so an epoch is recorded before any user callback runs.
-        self.callbacks = ([history] if history is not None else []) + list(callbacks)
+        # Keras's order: History after the user's callbacks, so that what they write
+        # into an epoch's logs is recorded; the progress bar last, so it shows it too.
+        self.callbacks = list(callbacks) + [cb for cb in (history, progbar) if cb is not None]
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
@@ -111,17 +213,58 @@ class CallbackList:
     def on_train_batch_end(self, batch, logs=None):
         self._call("on_train_batch_end", batch, logs)
 
+    def on_test_begin(self, logs=None):
+        self._call("on_test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._call("on_test_end", logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._call("on_test_batch_begin", batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._call("on_test_batch_end", batch, logs)
+
+    def on_predict_begin(self, logs=None):
+        self._call("on_predict_begin", logs)
+
+    def on_predict_end(self, logs=None):
+        self._call("on_predict_end", logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._call("on_predict_batch_begin", batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._call("on_predict_batch_end", batch, logs)
+
 
 # ---------------------------------------------------------------------------
 # Keras's standard callbacks
 # ---------------------------------------------------------------------------
-def _monitor_op(monitor, mode):
-    """'min' or 'max' for ``mode`` ('auto' picks 'max' for accuracies, else 'min')."""
+def _check_mode(mode):
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"Invalid mode: received mode={mode!r}, expected 'auto', 'min' or 'max'.")
-    if mode == "auto":
-        mode = "max" if "acc" in monitor else "min"
     return mode
+
+
+def _resolve_mode(who, monitor, mode, model):
+    """'min' or 'max'. Mode 'auto' follows Keras: a loss (``loss``, ``val_loss``) is
+    minimised; a compiled metric of that name goes the way its ``direction`` says
+    (accuracies up, errors down); anything else is an error asking for the mode."""
+    if mode != "auto":
+        return mode
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    found = "min" if name == "loss" else None
+    for m in getattr(model, "metrics", None) or []:
+        if m.name == name and getattr(m, "direction", None) is not None:
+            found = "max" if m.direction == "up" else "min"
+    if found is None:
+        raise ValueError(
+            f"{who} callback received monitor={monitor}, but minnn (as Keras) cannot tell "
+            "whether that metric should be maximized or minimized. Pass `mode='max'` in order "
+            "to monitor based on the highest metric value, or pass `mode='min'` in order to "
+            "use the lowest value.")
+    return found
 
 
 def _check_monitor(monitor):
@@ -141,25 +284,52 @@ def _missing_monitor_warning(who, monitor, logs):
         f"are: {','.join(logs)}.{hint}", stacklevel=3)
 
 
-class EarlyStopping(Callback):
-    """Stop training when ``monitor`` has stopped improving, with Keras's semantics.
+class _MonitorCallback(Callback):
+    """What EarlyStopping and ModelCheckpoint share: a monitored log, a mode, a best value."""
+
+    def __init__(self, monitor, mode, min_delta=0.0):
+        super().__init__()
+        self.monitor = _check_monitor(monitor)
+        self.mode = _check_mode(mode)
+        self.min_delta = abs(min_delta)
+        self._direction = None  # 'min' or 'max', settled at the first epoch's end (as Keras)
+
+    def _is_improvement(self, value, reference):
+        # A NaN or inf value never counts as an improvement (Keras would keep a NaN as
+        # the best value, and nothing could beat it afterwards).
+        if not math.isfinite(value):
+            return False
+        if reference is None:
+            return True
+        if self._direction == "min":
+            return value + self.min_delta < reference
+        return value - self.min_delta > reference
+
+    def _settle_direction(self):
+        if self._direction is None:
+            self._direction = _resolve_mode(type(self).__name__, self.monitor, self.mode, self.model)
+
+
+class EarlyStopping(_MonitorCallback):
+    """Stop training when ``monitor`` has stopped improving, with Keras 3's semantics.
 
     An epoch improves if its value beats the best so far by more than
     ``min_delta``. After ``patience`` epochs in a row without improvement,
     training stops (never after the first epoch). With ``restore_best_weights``
-    the model gets back the weights of the best epoch *when it stops early*; if
-    training runs to the last epoch, it keeps the last weights (as Keras).
-    A ``monitor`` missing from the logs gives a warning each epoch, as in Keras,
-    and training goes on.
+    the model gets back the weights from the end of the best epoch when training
+    ends, whether it stopped early or ran every epoch (as Keras 3). With
+    ``verbose=1`` it prints, at the end, ``Epoch 3: early stopping`` (if it
+    stopped early) and then ``Restoring model weights from the end of the best
+    epoch: 2.``. A ``monitor`` missing from the logs gives a warning each epoch,
+    as in Keras, and training goes on.
     """
 
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
-        super().__init__()
-        self.monitor = _check_monitor(monitor)
         if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) \
                 or not math.isfinite(min_delta):
             raise ValueError(f"Invalid min_delta: received min_delta={min_delta!r}, expected a finite number.")
+        super().__init__(monitor, mode, min_delta)
         for name, v in (("patience", patience), ("start_from_epoch", start_from_epoch)):
             if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
                 raise ValueError(f"Invalid {name}: received {name}={v!r}, expected an integer >= 0.")
@@ -168,25 +338,12 @@ class EarlyStopping(Callback):
         if not isinstance(restore_best_weights, bool):
             raise TypeError(
                 f"restore_best_weights must be True or False, received {restore_best_weights!r}.")
-        self.mode = _monitor_op(monitor, mode)
-        self.min_delta = abs(min_delta)
         self.patience = int(patience)
         self.verbose = verbose
         self.baseline = baseline
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = int(start_from_epoch)
-        self.wait = 0
-        self.stopped_epoch = 0
-        self.best = None
-        self.best_weights = None
-        self.best_epoch = 0
-
-    def _is_improvement(self, value, reference):
-        if reference is None:
-            return True
-        if self.mode == "min":
-            return value + self.min_delta < reference
-        return value - self.min_delta > reference
+        self.on_train_begin()
 
     def on_train_begin(self, logs=None):
         self.wait = 0
@@ -203,10 +360,13 @@ class EarlyStopping(Callback):
             return
         if epoch < self.start_from_epoch:
             return
+        self._settle_direction()
         if self.restore_best_weights and self.best_weights is None:
+            # The first epoch watched is the best so far, whatever its value.
             self.best_weights = self.model.get_weights()
+            self.best_epoch = epoch
         self.wait += 1
-        if math.isfinite(current) and self._is_improvement(current, self.best):
+        if self._is_improvement(current, self.best):
             self.best = current
             self.best_epoch = epoch
             if self.restore_best_weights:
@@ -217,18 +377,18 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                if self.verbose > 0:
-                    print("Restoring model weights from the end of the best epoch: "
-                          f"{self.best_epoch + 1}.")
-                self.model.set_weights(self.best_weights)
 
     def on_train_end(self, logs=None):
         if self.stopped_epoch > 0 and self.verbose > 0:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print("Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(_MonitorCallback):
     """Save the model (or only its weights) at the end of every epoch, atomically.
 
     ``filepath`` may hold Keras-style fields filled from the epoch (1-based) and
@@ -236,32 +396,25 @@ class ModelCheckpoint(Callback):
     ``save_best_only`` a file is written only when ``monitor`` improves, so
     ``filepath`` always holds the best model so far. Each write goes to a
     temporary file that is then renamed, so a crash never leaves half a file.
+    With ``verbose=1`` it prints Keras's messages, such as
+    ``Epoch 1: val_loss improved from None to 1.84840, saving model to best.minnn``.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", initial_value_threshold=None):
-        super().__init__()
         if not isinstance(filepath, (str, os.PathLike)):
             raise TypeError(
                 f"ModelCheckpoint expects a file path, received filepath={filepath!r} of type "
                 f"{type(filepath).__name__}.")
+        super().__init__(monitor, mode)
         self.filepath = os.fspath(filepath)
-        self.monitor = _check_monitor(monitor)
         for name, v in (("save_best_only", save_best_only), ("save_weights_only", save_weights_only)):
             if not isinstance(v, bool):
                 raise TypeError(f"{name} must be True or False, received {name}={v!r}.")
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
-        self.mode = _monitor_op(monitor, mode)
         self.best = initial_value_threshold
-
-    def _improved(self, current):
-        if not math.isfinite(current):
-            return False
-        if self.best is None:
-            return True
-        return current < self.best if self.mode == "min" else current > self.best
 
     def _path(self, epoch, logs):
         try:
@@ -271,35 +424,41 @@ class ModelCheckpoint(Callback):
                 f"ModelCheckpoint filepath {self.filepath!r} refers to {e}, which is not in the "
                 f"logs {sorted(logs)}.") from None
 
-    def _save(self, path):
-        if self.save_weights_only:
-            self.model.save_weights(path)
-        else:
-            self.model.save(path)
+    def _should_save(self, epoch, logs, path):
+        if not self.save_best_only:
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: saving model to {path}")
+            return True
+        current = logs.get(self.monitor)
+        if current is None:
+            # As Keras: warn, and save anyway (there is nothing to compare).
+            warnings.warn(
+                f"Can save best model only with {self.monitor} available. Available metrics "
+                f"are: {','.join(logs)}.", stacklevel=3)
+            return True
+        self._settle_direction()
+        best = "None" if self.best is None else f"{self.best:.5f}"
+        if self._is_improvement(current, self.best):
+            if self.verbose > 0:
+                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {best} to "
+                      f"{current:.5f}, saving model to {path}")
+            self.best = current
+            return True
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {best}")
+        return False
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         path = self._path(epoch, logs)
-        if not self.save_best_only:
-            if self.verbose > 0:
-                print(f"\nEpoch {epoch + 1}: saving model to {path}")
-            self._save(path)
+        if not self._should_save(epoch, logs, path):
             return
-        current = logs.get(self.monitor)
-        if current is None:
-            warnings.warn(
-                f"Can save best model only with {self.monitor} available, skipping. Available "
-                f"metrics are: {','.join(logs)}.", stacklevel=2)
-            return
-        if self._improved(current):
-            if self.verbose > 0:
-                before = "inf" if self.best is None else f"{self.best:.5f}"
-                print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {before} to "
-                      f"{current:.5f}, saving model to {path}")
-            self.best = current
-            self._save(path)
-        elif self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: finished saving model to {path}")
 
 
 class TerminateOnNaN(Callback):

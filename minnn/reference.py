@@ -120,15 +120,16 @@ def fit_epoch(step, x, y, batch_size, rng):
     """One epoch of ``fit``: a fresh permutation, then ``step`` on each batch. Returns the epoch loss
 
     Σ_b n_b·L_b / Σ_b n_b, the batch-size-weighted mean of each batch's loss computed
-    *before* that batch's update, which is what ``fit`` logs.
+    *before* that batch's update, which is what ``fit`` logs. The running total is kept
+    in float32, as Keras's loss tracker keeps it.
     step(xb, yb) -> L_b: one training step, returning the batch loss before the update
     (``model.train_on_batch`` is one). x: (N, D), y: (N, M), rng: np.random.Generator.
     """
-    total, seen = 0.0, 0
+    total, seen = np.float32(0), 0
     for xb, yb in epoch_batches(x, y, batch_size, rng.permutation(len(x))):
-        total += len(xb) * float(step(xb, yb))
+        total += np.float32(step(xb, yb)) * np.float32(len(xb))
         seen += len(xb)
-    return total / seen
+    return float(total / np.float32(seen))
 
 
 # -- the model's backward pass -------------------------------------------------------

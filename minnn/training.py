@@ -20,6 +20,7 @@ import numpy as np
 
 from . import callbacks as callbacks_module
 from . import losses as losses_module
+from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from . import progress, utils
 from .graph import SymbolicTensor
@@ -108,6 +109,13 @@ def to_array(data, what, shape, dtype, model_name=None, index=0, expand_last=Fal
         arr = np.ascontiguousarray(arr, dtype=dtype)
     _check_finite(arr, what)
     return arr
+
+
+def _flatten(items):
+    """A metric or a (nested) list of them -> a flat list."""
+    if isinstance(items, (list, tuple)):
+        return [m for item in items for m in _flatten(item)]
+    return [items]
 
 
 def to_labels(data, what, output_shape, model_name=None):
@@ -202,15 +210,35 @@ class Trainer:
         self.history = None
         self.stop_training = False
         self._loss_fns = None
+        self._loss_weights = None
+        self._metric_specs = None      # per output: the identifiers given to compile, or None
+        self._compiled_metrics = None  # per output: Metric objects, made at the first batch
+        self._loss_tracker = None
+        self._output_loss_trackers = []
         self._step_guard = StepGuard()  # makes each optimiser step all-or-nothing
 
     # -- compile ----------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None):
-        """Choose the optimiser and the loss. ``loss`` may be one loss, a list, or a dict
-        keyed by output name (``{'decoder': recon_loss}``)."""
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
+        """Choose the optimiser, the loss and the metrics, as Keras's ``compile``.
+
+        ``loss`` may be one loss (applied to every output), a list with one per
+        output, or a dict keyed by output name (``{'decoder': recon_loss}``).
+        ``loss_weights`` (a list in output order, or a dict) makes the total loss
+        Σ w_k·L_k; the per-output losses ``<output>_loss`` are logged unweighted.
+        ``metrics`` is a list (``['accuracy', 'mae']``) for a one-output model; for
+        several outputs, a list with one entry per output or a dict keyed by output
+        name, an entry being a metric or a list of them.
+        """
         opt = optimizers_module.get(optimizer)
         loss_fns = self._resolve_losses(loss)
+        weights = self._resolve_loss_weights(loss_weights, loss, len(loss_fns))
+        specs = self._resolve_metric_specs(metrics)
         self.optimizer, self.loss, self._loss_fns = opt, loss, loss_fns
+        self._loss_weights = weights
+        self._metric_specs, self._compiled_metrics = specs, None
+        self._loss_tracker = metrics_module.Mean(name="loss")
+        self._output_loss_trackers = ([metrics_module.Mean(name=f"{n}_loss") for n in self.output_names]
+                                      if len(self.output_names) > 1 else [])
         self.compiled = True
 
     def _resolve_losses(self, loss):
@@ -235,6 +263,141 @@ class Trainer:
             return [losses_module.get(item) for item in loss]
         one = losses_module.get(loss)
         return [one] + [losses_module.get(loss) for _ in names[1:]]
+
+    def _resolve_loss_weights(self, loss_weights, loss, n_outputs):
+        """None, or one float per output, from a number, a list or a dict (as Keras)."""
+        if loss_weights is None:
+            return None
+        names = self.output_names
+        given_one_loss = not isinstance(loss, (list, tuple, dict))
+        n_losses = 1 if given_one_loss else n_outputs
+        if isinstance(loss_weights, dict):
+            unknown = [k for k in loss_weights if k not in names]
+            if unknown:
+                raise ValueError(
+                    f"loss_weights has keys {unknown} that are not output names; the model's "
+                    f"outputs are {names}.")
+            if len(loss_weights) != n_losses:
+                raise ValueError(
+                    f"`loss_weights` must match the number of losses, got {n_losses} losses and "
+                    f"{len(loss_weights)} weights.")
+            values = [loss_weights[n] for n in names] if n_outputs > 1 else list(loss_weights.values())
+        elif isinstance(loss_weights, (list, tuple)):
+            if len(loss_weights) != n_losses:
+                raise ValueError(
+                    f"`loss_weights` must match the number of losses, got {n_losses} losses and "
+                    f"{len(loss_weights)} weights.")
+            values = list(loss_weights)
+        elif n_outputs == 1:
+            values = [loss_weights]
+        else:
+            raise ValueError(
+                f"loss_weights for a model with {n_outputs} outputs must be a list or a dict "
+                f"keyed by output name {names}; received loss_weights={loss_weights!r}.")
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+                raise ValueError(
+                    f"Invalid loss_weights={loss_weights!r}: every weight must be a finite number.")
+        return [float(v) for v in values]
+
+    def _resolve_metric_specs(self, metrics):
+        """Per output, the list of metric identifiers, checked now so that a wrong name fails
+        in compile. 'accuracy' is resolved at the first batch, from the data's shapes."""
+        if metrics is None:
+            return None
+        names = self.output_names
+        if not isinstance(metrics, (list, tuple, dict)):
+            raise ValueError(
+                "Expected `metrics` argument to be a list, tuple, or dict. Received instead: "
+                f"metrics={metrics!r} of type {type(metrics)}. For example: metrics=['accuracy'].")
+        if len(names) == 1:
+            flat = _flatten(list(metrics.values()) if isinstance(metrics, dict) else metrics)
+            specs = [flat]
+        elif isinstance(metrics, dict):
+            unknown = [k for k in metrics if k not in names]
+            if unknown:
+                raise ValueError(
+                    f"Invalid `metrics`: keys {unknown} are not output names; the model's outputs "
+                    f"are {names}. Received: metrics={metrics!r}")
+            specs = [_flatten(metrics[n]) if n in metrics else [] for n in names]
+        else:
+            if len(metrics) != len(names):
+                raise ValueError(
+                    f"Invalid `metrics`: the model has {len(names)} outputs {names}, so `metrics` "
+                    f"must be a list with one entry per output (a metric or a list of them) or a "
+                    f"dict keyed by output name. Received: metrics={metrics!r}")
+            specs = [_flatten(m) for m in metrics]
+        for spec in specs:
+            for identifier in spec:
+                metrics_module.check(identifier)
+        return specs if any(specs) else None
+
+    # -- the running means that fit, evaluate and train_on_batch log ----------------------
+    @property
+    def metrics(self):
+        """The trackers, in Keras's order: the loss, the compiled metrics, the per-output losses."""
+        if not self.compiled:
+            return []
+        out = [self._loss_tracker]
+        for ms in self._compiled_metrics or []:
+            out.extend(ms)
+        return out + list(self._output_loss_trackers)
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    def _build_metrics(self, ys, y_preds):
+        # Keras resolves 'accuracy' from the first batch's shapes; so does minnn.
+        self._compiled_metrics = [
+            [metrics_module.resolve(i, y, p) for i in spec]
+            for spec, y, p in zip(self._metric_specs, ys, y_preds)]
+
+    def _update_metrics(self, ys, y_pred, total, per_output, n):
+        """Add one batch to the running means: its total loss and, with several outputs,
+        each output's loss (both weighted by the batch size n), then the metrics."""
+        self._loss_tracker.update_state(total, n)
+        for tracker, value in zip(self._output_loss_trackers, per_output):
+            tracker.update_state(value, n)
+        if self._metric_specs is not None:
+            y_preds = [y_pred] if self._single_output else y_pred
+            if self._compiled_metrics is None:
+                self._build_metrics(ys, y_preds)
+            for ms, y, p in zip(self._compiled_metrics, ys, y_preds):
+                for m in ms:
+                    m.update_state(y, p)
+
+    def _metric_logs(self):
+        """{name: running mean}, keys sorted as Keras's logs (a repeated name gets _1, _2, ...)."""
+        logs = {"loss": self._loss_tracker.result()}
+        if self._compiled_metrics is not None:
+            counts = {}
+            prefixes = [f"{n}_" if len(self.output_names) > 1 else "" for n in self.output_names]
+            for prefix, ms in zip(prefixes, self._compiled_metrics):
+                for m in ms:
+                    name = prefix + m.name
+                    if name in counts:
+                        counts[name] += 1
+                        name = f"{name}_{counts[name] - 1}"
+                    else:
+                        counts[name] = 1
+                    logs[name] = m.result()
+        for tracker in self._output_loss_trackers:
+            logs[tracker.name] = tracker.result()
+        return dict(sorted(logs.items()))
+
+    def _results_in_order(self, logs):
+        """evaluate's and train_on_batch's list, as Keras builds it: the values whose names
+        are in ``metrics_names``, in that order, then the others sorted by name; a lone
+        value is returned as a float."""
+        names = self.metrics_names
+        out = [logs[n] for n in names if n in logs]
+        out += [logs[k] for k in sorted(logs) if k not in names]
+        return out[0] if len(out) == 1 else out
 
     def _require_compiled(self):
         if not self.compiled:
@@ -333,15 +496,31 @@ class Trainer:
     def _unpack(self, xs):
         return xs[0] if self._single_input else xs
 
+    def _compute_losses(self, ys, y_pred):
+        """(total, per-output losses): total = Σ_k w_k·L_k over the outputs (w_k = 1 without
+        loss_weights); the per-output losses are unweighted, as Keras logs them."""
+        if self._single_output:
+            loss = self._loss_fns[0].forward(ys[0], y_pred)
+            return (loss if self._loss_weights is None else self._loss_weights[0] * loss), []
+        per_output = [fn.forward(y, p) for fn, y, p in zip(self._loss_fns, ys, y_pred)]
+        weights = self._loss_weights or [1.0] * len(per_output)
+        return sum(w * v for w, v in zip(weights, per_output)), per_output
+
     def _loss_and_grad(self, ys, y_pred):
-        """Total loss (sum over outputs, as Keras) and dL/dy_pred for each output."""
+        """Total loss Σ_k w_k·L_k and dL/dy_pred = w_k·dL_k/dy_pred for each output."""
         if self._single_output:
             fn = self._loss_fns[0]
-            return fn.forward(ys[0], y_pred), fn.backward(ys[0], y_pred)
+            loss, dy = fn.forward(ys[0], y_pred), fn.backward(ys[0], y_pred)
+            if self._loss_weights is not None:
+                w = self._loss_weights[0]
+                return w * loss, dy * dy.dtype.type(w)
+            return loss, dy
+        weights = self._loss_weights or [1.0] * len(self._loss_fns)
         total, grads = 0.0, []
-        for fn, y, p in zip(self._loss_fns, ys, y_pred):
-            total += fn.forward(y, p)
-            grads.append(fn.backward(y, p))
+        for fn, w, y, p in zip(self._loss_fns, weights, ys, y_pred):
+            total += w * fn.forward(y, p)
+            g = fn.backward(y, p)
+            grads.append(g if w == 1.0 else g * g.dtype.type(w))
         return total, grads
 
     def _train_step(self, xb, ys):
@@ -357,8 +536,11 @@ class Trainer:
 
     # -- fit ---------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True):
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
         """Train for ``epochs`` passes over (x, y); returns the History (also ``model.history``).
+
+        ``initial_epoch=i`` resumes a run, as Keras: the 0-based epochs i … epochs−1 run,
+        and the progress shows ``Epoch i+1/epochs``.
 
         Nothing is lost when training goes wrong:
 
@@ -376,7 +558,7 @@ class Trainer:
             # so numpy's overflow warnings on the way there would only be noise.
             with np.errstate(over="ignore", invalid="ignore"):
                 return self._fit(x, y, batch_size, epochs, verbose, callbacks,
-                                 validation_split, validation_data, shuffle)
+                                 validation_split, validation_data, shuffle, initial_epoch)
         except KeyboardInterrupt:
             self._report_interrupt(started=self.history is not before)
             raise
@@ -393,11 +575,15 @@ class Trainer:
         )
 
     def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
-             validation_data, shuffle):
+             validation_data, shuffle, initial_epoch):
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
         if not _is_int(epochs) or epochs < 0:
             raise ValueError(f"Invalid epochs: received epochs={epochs!r}, expected an integer >= 0.")
+        if not _is_int(initial_epoch) or initial_epoch < 0:
+            raise ValueError(
+                f"Invalid initial_epoch: received initial_epoch={initial_epoch!r}, expected an "
+                "integer >= 0 (the 0-based epoch to start from).")
         if not isinstance(shuffle, bool):
             raise TypeError(f"shuffle must be True or False, received shuffle={shuffle!r}.")
         verbose = progress.resolve_verbose(verbose)
@@ -434,16 +620,16 @@ class Trainer:
         steps = -(-n // batch_size)  # ceil: the last, partial batch is kept
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
-            callbacks, self,
-            {"epochs": epochs, "steps": steps, "verbose": verbose}, history=history)
+            callbacks, self, {"verbose": verbose, "epochs": epochs, "steps": steps},
+            history=history, progbar=callbacks_module.ProgbarLogger(verbose) if verbose else None)
         self.history = history
         self.stop_training = False
         rng = utils.get_rng()
         shuffled = {}  # the buffers each epoch's shuffled copy is written into
         cbs.on_train_begin()
-        for epoch in range(epochs):
-            if verbose and epochs > 1:
-                print(f"Epoch {epoch + 1}/{epochs}")
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
             cbs.on_epoch_begin(epoch)
             if shuffle:
                 # One permuted copy per epoch; the batches below are views into it.
@@ -451,32 +637,30 @@ class Trainer:
                 ex, ey = _permuted(xs, ys, perm, shuffled)
             else:
                 ex, ey = xs, ys
-            bar = progress.Progbar(steps, verbose)
-            total, seen = 0.0, 0
             for step in range(steps):
                 lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
                 xb = ex[0][lo:hi] if self._single_input else [a[lo:hi] for a in ex]
+                cbs.on_train_batch_begin(step)
                 try:
                     loss = self._train_step(xb, [a[lo:hi] for a in ey])
                 except TrainingDiverged as e:
                     self._report_divergence(epoch, step, e, verbose)
                     cbs.on_train_end()
                     return history
-                total += (hi - lo) * loss
-                seen += hi - lo
-                logs = {"loss": total / seen}
-                bar.update(step + 1, logs)
+                self._loss_tracker.update_state(loss, hi - lo)
+                logs = self._metric_logs()
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:  # as Keras: a callback may stop after any batch
                     break
-            logs = {"loss": total / seen}
+            # The epoch's means are read before validation, which resets the trackers.
+            logs = self._metric_logs()
             if val is not None:
-                logs["val_loss"] = self._evaluate_arrays(val[0], val[1], batch_size)
-            bar.finish(logs)
+                val_logs = self._evaluate_arrays(val[0], val[1], batch_size, cbs)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        cbs.on_train_end()
+        cbs.on_train_end(logs)
         return history
 
     def _report_divergence(self, epoch, step, err, verbose):
@@ -495,44 +679,75 @@ class Trainer:
         )
 
     # -- evaluate / predict / train_on_batch -------------------------------------------
-    def _evaluate_arrays(self, xs, ys, batch_size):
+    def _evaluate_arrays(self, xs, ys, batch_size, cbs):
+        """The running means over (xs, ys) in batches, with the on_test_* hooks; returns the logs."""
         n = len(xs[0])
-        total = 0.0
-        for lo in range(0, n, batch_size):
+        self.reset_metrics()
+        cbs.on_test_begin()
+        logs = {}
+        for step, lo in enumerate(range(0, n, batch_size)):
             hi = min(n, lo + batch_size)
+            cbs.on_test_batch_begin(step)
             y_pred = self.forward(self._unpack([a[lo:hi] for a in xs]))
-            loss = 0.0
-            for fn, y, p in zip(self._loss_fns, ys,
-                                [y_pred] if self._single_output else y_pred):
-                loss += fn.forward(y[lo:hi], p)
-            total += (hi - lo) * loss
-        return total / n
+            yb = [a[lo:hi] for a in ys]
+            total, per_output = self._compute_losses(yb, y_pred)
+            self._update_metrics(yb, y_pred, total, per_output, hi - lo)
+            logs = self._metric_logs()
+            cbs.on_test_batch_end(step, logs)
+        cbs.on_test_end(logs)
+        return logs
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto"):
-        """The loss on (x, y): the batch-size-weighted mean over batches of ``batch_size``."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", callbacks=None,
+                 return_dict=False):
+        """The loss (and metrics) on (x, y): means over every sample, in batches of ``batch_size``.
+
+        As Keras: a float when only the loss is compiled; otherwise a list, the loss
+        first, then (several outputs) each output's loss, then the metrics; or, with
+        ``return_dict=True``, a dict with Keras's sorted log names.
+        """
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
         verbose = progress.resolve_verbose(verbose)
-        xs, ys, _ = self._standardize_xy(x, y)
-        loss = self._evaluate_arrays(xs, ys, batch_size)
-        progress.Progbar(-(-len(xs[0]) // batch_size), verbose).finish({"loss": loss})
-        return loss
+        if not isinstance(return_dict, bool):
+            raise TypeError(f"return_dict must be True or False, received return_dict={return_dict!r}.")
+        xs, ys, n = self._standardize_xy(x, y)
+        steps = -(-n // batch_size)
+        cbs = callbacks_module.CallbackList(
+            callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps},
+            progbar=callbacks_module.ProgbarLogger(verbose) if verbose else None)
+        logs = self._evaluate_arrays(xs, ys, batch_size, cbs)
+        return logs if return_dict else self._results_in_order(logs)
 
-    def predict(self, x, batch_size=None, verbose="auto"):
+    def test_on_batch(self, x, y, return_dict=False):
+        """The loss (and metrics) of (x, y) as one batch, without any update."""
+        self._require_compiled()
+        xs, ys, n = self._standardize_xy(x, y)
+        return self.evaluate(xs if not self._single_input else xs[0],
+                             ys if not self._single_output else ys[0],
+                             batch_size=n, verbose=0, return_dict=return_dict)
+
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
         """The model's output for x, computed ``batch_size`` rows at a time (no shuffling)."""
         batch_size = _check_batch_size(batch_size)
         verbose = progress.resolve_verbose(verbose)
         xs = self._standardize_x(x)
         n = self._check_same_length(xs, [])
+        steps = -(-n // batch_size)
+        cbs = callbacks_module.CallbackList(
+            callbacks, self, {"verbose": verbose, "epochs": 1, "steps": steps},
+            progbar=callbacks_module.ProgbarLogger(verbose) if verbose else None)
+        cbs.on_predict_begin()
         # The result is allocated once and filled batch by batch: no per-batch list to stack.
         outs = [np.empty((n,) + tuple(s[1:]), dtype=self.dtype) for s in self._output_shapes]
-        for lo in range(0, n, batch_size):
+        for step, lo in enumerate(range(0, n, batch_size)):
             hi = min(n, lo + batch_size)
+            cbs.on_predict_batch_begin(step)
             y = self.forward(self._unpack([a[lo:hi] for a in xs]))
             for o, yi in zip(outs, [y] if self._single_output else y):
                 o[lo:hi] = yi
+            cbs.on_predict_batch_end(step, {"outputs": y})
         self.cache = None  # drop the last batch's activations
-        progress.Progbar(-(-n // batch_size), verbose).finish({})
+        cbs.on_predict_end()
         return outs[0] if self._single_output else outs
 
     def train_on_batch(self, x, y):
