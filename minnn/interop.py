@@ -101,8 +101,11 @@ def _minnn_model_class():
 
 
 def _minnn_sequential_class():
-    from . import models
-    return getattr(models, "Sequential", None)
+    try:
+        from .sequential import Sequential
+    except ImportError:  # a minnn without Sequential: Keras Sequentials become functional
+        return None
+    return Sequential
 
 
 def _is_minnn_model(layer):
@@ -174,7 +177,7 @@ def _minnn_layer_problems(layer, keras):
     if not hasattr(keras.layers, kind):
         return [f"{kind} (layer '{layer.name}'): Keras has no layer of that name"]
     problems = []
-    act = getattr(layer, "activation", None)
+    act = getattr(layer, "activation", None) if kind in ("Dense", "Activation") else None
     if act is not None and not isinstance(act, str):
         name = _minnn_activation_name(act)
         if name is None or not _keras_has_activation(keras, name):
@@ -244,10 +247,8 @@ def _config_to_keras(layer, keras):
 
 _TO_KERAS = {
     "Dense": _dense_to_keras,
-    "Add": _config_to_keras,
-    "ReLU": _config_to_keras,
-    "Flatten": _config_to_keras,
-    "Dropout": _config_to_keras,
+    **{kind: _config_to_keras for kind in ("Add", "ReLU", "Flatten", "Dropout", "Activation",
+                                           "Softmax", "LeakyReLU", "ELU")},
 }
 
 
@@ -281,6 +282,12 @@ class _ToKeras:
     def model(self, model):
         keras = self.keras
         seq_cls = _minnn_sequential_class()
+        if seq_cls is not None and isinstance(model, seq_cls):
+            inner = [self.layer(l) for l in model.layers if type(l).__name__ != "InputLayer"]
+            first = model.inputs[0].layer
+            return keras.Sequential(
+                [keras.Input(shape=tuple(first.shape), name=first.name, dtype=first.dtype)]
+                + inner, name=model.name)
         ins = [self.input_tensor(t) for t in model.inputs]
         for node, as_list in _minnn_nodes(model):
             if not node.inputs:
@@ -291,11 +298,6 @@ class _ToKeras:
             for t, kt in zip(node.outputs, outs):
                 self.tensors[id(t)] = kt
         outs = [self.tensors[id(t)] for t in model.outputs]
-        if seq_cls is not None and isinstance(model, seq_cls):
-            inner = [self.layers[id(l)] for l in model.layers
-                     if type(l).__name__ != "InputLayer"]
-            return keras.Sequential([keras.Input(shape=tuple(model.inputs[0].shape[1:]),
-                                                 dtype=model.dtype)] + inner, name=model.name)
         return keras.Model(ins if model._multi_in else ins[0],
                            outs if model._multi_out else outs[0], name=model.name)
 
@@ -470,7 +472,7 @@ def _keras_dtype(layer):
 _KERAS_LAYER_DEFAULTS = {
     "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
     "kernel_constraint": None, "bias_constraint": None, "lora_rank": None,
-    "quantization_config": None, "noise_shape": None,
+    "quantization_config": None,
 }
 _KERAS_INITIALIZERS = {"GlorotUniform": "glorot_uniform", "Zeros": "zeros", "Ones": "ones"}
 
@@ -521,6 +523,11 @@ def _keras_layer_problems(keras, layer):
         except ValueError:
             problems.append(f"activation '{name}' ({where})")
     problems += _FROM_KERAS_CHECKS.get(kind, lambda c, w: [])(cfg, where)
+    if kind == "Dense":
+        ranks = {len(n.input_tensors[0].shape) for n in layer._inbound_nodes if n.input_tensors}
+        if any(r != 2 for r in ranks):
+            problems.append(f"{where} on an input of rank {max(ranks)}: minnn's Dense takes "
+                            "(N, D); put a Flatten before it")
     return problems
 
 
@@ -530,7 +537,13 @@ def _relu_checks(cfg, where):
     return [f"ReLU option {b} ({where})" for b in bad]
 
 
-_FROM_KERAS_CHECKS = {"ReLU": _relu_checks}
+def _softmax_checks(cfg, where):
+    axis = cfg.get("axis", -1)
+    return [] if axis in (-1, [-1]) else [f"Softmax option axis={axis} ({where}): minnn "
+                                          "takes the softmax along the last axis only"]
+
+
+_FROM_KERAS_CHECKS = {"ReLU": _relu_checks, "Softmax": _softmax_checks}
 
 
 def _minnn_initializer(cfg_value, layer_name, key):
@@ -575,8 +588,12 @@ _FROM_KERAS = {
     "Dense": _dense_from_keras,
     "Add": _config_from_keras(()),
     "ReLU": _config_from_keras(()),
-    "Flatten": _config_from_keras(()),
-    "Dropout": _config_from_keras(("rate", "seed")),
+    "Flatten": _config_from_keras(("data_format",)),
+    "Dropout": _config_from_keras(("rate", "noise_shape", "seed")),
+    "Activation": _config_from_keras(("activation",)),
+    "Softmax": _config_from_keras(()),
+    "LeakyReLU": _config_from_keras(("negative_slope",)),
+    "ELU": _config_from_keras(("alpha",)),
 }
 
 
@@ -742,6 +759,12 @@ class _FromKeras:
         return made
 
     def model(self, kmodel):
+        seq_cls = _minnn_sequential_class()
+        if seq_cls is not None and _keras_class(kmodel) == "Sequential":
+            first = kmodel.inputs[0]._keras_history[0]
+            inp = layers_module.Input(shape=tuple(first.batch_shape[1:]), name=first.name,
+                                      dtype=_keras_dtype(first))
+            return seq_cls([inp] + [self.layer(l) for l in kmodel.layers], name=kmodel.name)
         ins = [self.input_tensor(t) for t in kmodel.inputs]
         for node, as_list in _keras_nodes(kmodel):
             args = [self.tensors[id(t)] for t in node.input_tensors]
@@ -750,10 +773,6 @@ class _FromKeras:
             for kt, t in zip(node.outputs, outs):
                 self.tensors[id(kt)] = t
         outs = [self.tensors[id(t)] for t in kmodel.outputs]
-        seq_cls = _minnn_sequential_class()
-        if seq_cls is not None and _keras_class(kmodel) == "Sequential":
-            inner = [self.layers[id(l)] for l in kmodel.layers]
-            return seq_cls([ins[0]] + inner, name=kmodel.name)
         multi_in = isinstance(getattr(kmodel, "_inputs_struct", None), (list, tuple, dict))
         multi_out = isinstance(getattr(kmodel, "_outputs_struct", None), (list, tuple, dict))
         Model = _minnn_model_class()
@@ -821,7 +840,7 @@ def _compile_minnn(keras, kmodel, model, pairs):
     for slot in slots:
         flat = np.concatenate([
             np.asarray(slot[kopt._get_variable_index(by_weight[id(w)])].value).ravel()
-            for w in weights]).astype(model._flat.dtype)
+            for w in weights]).astype(weights[0].value.dtype)
         start = 0
         for p in model._param_flats:
             state.append(flat[start:start + p.size].reshape(p.shape))

@@ -374,6 +374,8 @@ class Trainer:
     def _metric_logs(self):
         """{name: running mean}, keys sorted as Keras's logs (a repeated name gets _1, _2, ...)."""
         logs = {"loss": self._loss_tracker.result()}
+        if self._compiled_metrics is None and not self._output_loss_trackers:
+            return logs  # the common case, once per step: nothing to name or sort
         if self._compiled_metrics is not None:
             counts = {}
             prefixes = [f"{n}_" if len(self.output_names) > 1 else "" for n in self.output_names]
@@ -507,32 +509,39 @@ class Trainer:
         return sum(w * v for w, v in zip(weights, per_output)), per_output
 
     def _loss_and_grad(self, ys, y_pred):
-        """Total loss Σ_k w_k·L_k and dL/dy_pred = w_k·dL_k/dy_pred for each output."""
+        """(total, dL/dy_pred, per-output losses): the total is Σ_k w_k·L_k and each output's
+        gradient w_k·dL_k/dy_pred (w_k = 1 without loss_weights); the per-output losses,
+        logged with several outputs, are unweighted, as Keras logs them."""
         if self._single_output:
             fn = self._loss_fns[0]
             loss, dy = fn.forward(ys[0], y_pred), fn.backward(ys[0], y_pred)
             if self._loss_weights is not None:
                 w = self._loss_weights[0]
-                return w * loss, dy * dy.dtype.type(w)
-            return loss, dy
+                return w * loss, dy * dy.dtype.type(w), []
+            return loss, dy, []
         weights = self._loss_weights or [1.0] * len(self._loss_fns)
-        total, grads = 0.0, []
+        total, grads, per_output = 0.0, [], []
         for fn, w, y, p in zip(self._loss_fns, weights, ys, y_pred):
-            total += w * fn.forward(y, p)
+            per_output.append(fn.forward(y, p))
+            total += w * per_output[-1]
             g = fn.backward(y, p)
             grads.append(g if w == 1.0 else g * g.dtype.type(w))
-        return total, grads
+        return total, grads, per_output
 
     def _train_step(self, xb, ys):
-        """One optimiser step on one batch; returns the loss computed before the update."""
+        """One optimiser step on one batch; returns the logs: the running means since the
+        epoch began of the loss (computed before the update) and of the metrics."""
         y_pred = self.forward(xb, training=True)  # Dropout drops only here
-        loss, dy = self._loss_and_grad(ys, y_pred)
+        loss, dy, per_output = self._loss_and_grad(ys, y_pred)
         if not math.isfinite(loss):
             raise TrainingDiverged(loss)
+        # The metrics read the predictions this step already made (before backward, which
+        # may reuse buffers); Keras computes them from the same y_pred.
+        self._update_metrics(ys, y_pred, loss, per_output, len(ys[0]))
         self._grad_flat.fill(0)
         self.backward(dy, need_dx=False)  # dL/dx of the data is never used: skip it
         self._step_guard.apply(self.optimizer, self._param_flats, self._grad_flats, loss)
-        return loss
+        return self._metric_logs()
 
     # -- fit ---------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -642,13 +651,11 @@ class Trainer:
                 xb = ex[0][lo:hi] if self._single_input else [a[lo:hi] for a in ex]
                 cbs.on_train_batch_begin(step)
                 try:
-                    loss = self._train_step(xb, [a[lo:hi] for a in ey])
+                    logs = self._train_step(xb, [a[lo:hi] for a in ey])
                 except TrainingDiverged as e:
                     self._report_divergence(epoch, step, e, verbose)
                     cbs.on_train_end()
                     return history
-                self._loss_tracker.update_state(loss, hi - lo)
-                logs = self._metric_logs()
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:  # as Keras: a callback may stop after any batch
                     break
@@ -750,14 +757,19 @@ class Trainer:
         cbs.on_predict_end()
         return outs[0] if self._single_output else outs
 
-    def train_on_batch(self, x, y):
-        """One optimiser step on (x, y) as a single batch; returns the pre-update loss."""
+    def train_on_batch(self, x, y, return_dict=False):
+        """One optimiser step on (x, y) as a single batch; returns what it logged before
+        the update, as Keras: the loss (a float), or with metrics or several outputs a
+        list [loss, <output>_loss ..., metrics ...], or a dict with ``return_dict=True``."""
         self._require_compiled()
+        if not isinstance(return_dict, bool):
+            raise TypeError(f"return_dict must be True or False, received return_dict={return_dict!r}.")
         xs, ys, _ = self._standardize_xy(x, y)
         self._ensure_flat()
+        self.reset_metrics()
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # reported below, clearly
-                return self._train_step(self._unpack(xs), ys)
+                logs = self._train_step(self._unpack(xs), ys)
         except TrainingDiverged as e:
             what = (f"The loss is {e.value} on this batch" if e.what == "loss" else
                     f"This update would make some weights NaN or inf (loss {e.value:.6g})")
@@ -765,3 +777,4 @@ class Trainer:
                 f"{what}; the weights were not updated. Try a lower learning_rate "
                 f"(it is {self.optimizer.learning_rate:g})."
             ) from None
+        return logs if return_dict else self._results_in_order(logs)

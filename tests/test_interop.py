@@ -264,3 +264,72 @@ def test_wrong_argument_types():
         interop.to_keras(3)
     with pytest.raises(TypeError, match="expects a keras.Model, received Dense"):
         interop.from_keras(keras.layers.Dense(2))
+
+
+# ---------------------------------------------------------------------------
+# Classifiers: Sequential, Flatten, Dropout, activation layers, crossentropies, RMSprop
+# ---------------------------------------------------------------------------
+def _digits(n=96, classes=3, seed=4):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4, 4)).astype("float32")
+    labels = (np.abs(x[:, 0, :2]).sum(axis=1) * 2).astype(int) % classes
+    return x, labels
+
+
+def test_keras_sequential_classifier_with_rmsprop_to_minnn_and_back():
+    x, labels = _digits()
+    keras.utils.set_random_seed(4)
+    k = keras.Sequential([
+        keras.Input(shape=(4, 4)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(16, activation="leaky_relu"),
+        keras.layers.Dropout(0.0),          # rate 0: the identity, so histories can match
+        keras.layers.Dense(8),
+        keras.layers.ELU(),
+        keras.layers.Dense(3),
+        keras.layers.Softmax(),
+    ], name="digits")
+    k.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.01, momentum=0.5, centered=True),
+              loss="sparse_categorical_crossentropy")
+    k.fit(x, labels, epochs=2, batch_size=32, verbose=0)
+    m = interop.from_keras(k)
+    assert isinstance(m, minnn.Sequential) and m.name == "digits"
+    assert [type(l).__name__ for l in m.layers] == [type(l).__name__ for l in k.layers]
+    assert isinstance(m.optimizer, minnn.optimizers.RMSprop) and m.optimizer.centered
+    assert m.optimizer.iterations == 6
+    assert _same_predictions(m, k, x) < PRED_TOL
+    assert _next_epoch(m, k, x, labels) < HIST_TOL
+    k2 = interop.to_keras(m)
+    assert isinstance(k2, keras.Sequential)
+    assert _same_predictions(m, k2, x) < PRED_TOL
+    assert _next_epoch(m, k2, x, labels) < HIST_TOL
+
+
+def test_minnn_sequential_with_logits_to_keras():
+    x, labels = _digits(seed=5)
+    y = minnn.utils.to_categorical(labels, 3).astype("float32")
+    minnn.utils.set_random_seed(5)
+    m = minnn.Sequential([
+        minnn.Input((4, 4)),
+        minnn.layers.Flatten(),
+        minnn.Dense(12, activation="softplus"),
+        minnn.layers.Dropout(0.5),          # only at training time; predictions must agree
+        minnn.Dense(3),
+    ], name="logits")
+    m.compile(optimizer="adam",
+              loss=minnn.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1))
+    m.fit(x, y, epochs=2, batch_size=32, verbose=0)
+    k = interop.to_keras(m)
+    assert isinstance(k, keras.Sequential)
+    assert [l.name for l in k.layers] == [l.name for l in m.layers]
+    assert k.loss.get_config()["from_logits"] is True
+    assert k.loss.get_config()["label_smoothing"] == 0.1
+    assert _same_predictions(m, k, x) < PRED_TOL
+    assert int(k.optimizer.iterations) == 6
+
+
+def test_dense_on_a_3d_input_is_refused():
+    inp = keras.Input(shape=(4, 5))
+    k = keras.Model(inp, keras.layers.Dense(2, name="d3")(inp))
+    with pytest.raises(interop.UnsupportedError, match="Dense 'd3' on an input of rank 3"):
+        interop.from_keras(k)

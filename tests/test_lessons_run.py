@@ -13,6 +13,7 @@ A lesson asserts the claims it prints, so a run that exits cleanly has checked t
 Each run is a subprocess: lessons seed minnn's generator and pick matplotlib's backend,
 and neither may leak into the test process.
 """
+import importlib.util
 import json
 import os
 import pathlib
@@ -25,6 +26,15 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LESSONS = sorted(p.name for p in (ROOT / "lessons").glob("[0-9]*.py"))
 # Lesson 3 trains three MNIST autoencoders; tests/test_lesson03.py runs it as a script.
 SCRIPT_TESTED_ELSEWHERE = {"03_mnist_pca_vs_autoencoder.py"}
+# Lesson 8 moves models to and from real Keras. Without Keras it only says how to install it
+# and stops (tests/test_lesson08.py checks that), so these runs need Keras and JAX.
+NEEDS_KERAS = {"08_graduate_to_keras.py"}
+KERAS_HERE = all(importlib.util.find_spec(m) is not None for m in ("keras", "jax"))
+
+
+def skip_without_keras(name):
+    if name in NEEDS_KERAS and not KERAS_HERE:
+        pytest.skip(f'{name} needs Keras 3 with JAX (pip install -e ".[keras]")')
 KERNEL_ARGV = ["/usr/lib/python3/dist-packages/ipykernel_launcher.py", "-f",
                "/root/.local/share/jupyter/runtime/kernel-1234.json"]
 
@@ -79,6 +89,7 @@ def pngs(folder):
 
 @pytest.mark.parametrize("name", [n for n in LESSONS if n not in SCRIPT_TESTED_ELSEWHERE])
 def test_lesson_runs_as_a_script_from_another_folder(name, tmp_path):
+    skip_without_keras(name)
     cwd, out = tmp_path / "cwd", tmp_path / "figs"
     cwd.mkdir()
     proc = subprocess.run([sys.executable, str(ROOT / "lessons" / name), "--quick", "--out", str(out)],
@@ -91,6 +102,7 @@ def test_lesson_runs_as_a_script_from_another_folder(name, tmp_path):
 
 @pytest.mark.parametrize("name", LESSONS)
 def test_lesson_runs_cell_by_cell_as_in_a_notebook_kernel(name, tmp_path):
+    skip_without_keras(name)
     cwd, out, report = tmp_path / "cwd", tmp_path / "figs", tmp_path / "report.json"
     cwd.mkdir()
     driver = tmp_path / "driver.py"

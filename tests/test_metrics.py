@@ -140,3 +140,115 @@ def test_evaluate_without_metrics_is_a_float():
     m = one_dense(2, None, "mse", None)
     assert isinstance(m.evaluate(x, yr, verbose=0), float)
     assert list(m.evaluate(x, yr, verbose=0, return_dict=True)) == ["loss"]
+
+
+# ---------------------------------------------------------------------------
+# fit and train_on_batch: the same Keras 3.15.1 runs (k5.py) continued: after the evaluate
+# above, fit(x, y, epochs=2, batch_size=4, shuffle=False, validation_split=0.2), then
+# train_on_batch(x, y), train_on_batch(x[:5], y[:5], return_dict=True), evaluate(batch_size=3).
+# ---------------------------------------------------------------------------
+def class_data():
+    yc = np.eye(3, dtype="float32")[np.arange(10) % 3]
+    ys = (np.arange(10) % 3).astype("int64")
+    return yc, ys
+
+
+KERAS_RUNS = {
+    "binary": dict(
+        build=lambda: one_dense(1, "sigmoid", "binary_crossentropy", ["accuracy", "mae"]),
+        y=lambda: data()[1],
+        hist={"accuracy": [0.5, 0.75], "loss": [0.7298097610473633, 0.5989505648612976],
+              "mae": [0.4990387558937073, 0.437624990940094], "val_accuracy": [0.5, 0.5],
+              "val_loss": [0.7579149007797241, 0.5941349267959595],
+              "val_mae": [0.5194652080535889, 0.4360852539539337]},
+        tob=[0.5364402532577515, 0.699999988079071, 0.40485745668411255],
+        tobd={"accuracy": 1.0, "loss": 0.45120328664779663, "mae": 0.35967373847961426},
+        final=[0.45466914772987366, 0.8999999761581421, 0.3554653525352478]),
+    "regression": dict(
+        build=lambda: one_dense(2, None, "mse", ["mae", metrics.MeanAbsoluteError(), "mse", "mae"]),
+        y=lambda: data()[2],
+        hist={"loss": [1.3316155672073364, 0.5298522710800171],
+              "mae": [1.0753672122955322, 0.6751635074615479],
+              "mae_1": [1.0753672122955322, 0.6751635074615479],
+              "mean_absolute_error": [1.0753672122955322, 0.6751635074615479],
+              "mse": [1.3316155672073364, 0.5298522710800171],
+              "val_loss": [0.5437349081039429, 0.5876582860946655],
+              "val_mae": [0.6692730188369751, 0.559280276298523],
+              "val_mae_1": [0.6692730188369751, 0.559280276298523],
+              "val_mean_absolute_error": [0.6692730188369751, 0.559280276298523],
+              "val_mse": [0.5437349081039429, 0.5876582860946655]},
+        tob=[0.3896366059780121, 0.5270646214485168, 0.5270646214485168, 0.3896366059780121,
+             0.5270646214485168, 0.5270646214485168],
+        tobd={"loss": 0.33251968026161194, "mae": 0.49789005517959595,
+              "mae_1": 0.49789005517959595, "mean_absolute_error": 0.49789005517959595,
+              "mse": 0.33251968026161194},
+        final=[0.3999951183795929, 0.5198125839233398, 0.5198125839233398, 0.3999951183795929,
+               0.5198125839233398, 0.5198125839233398]),
+    # Categorical and sparse labels give identical numbers in Keras, as they should.
+    "categorical": dict(
+        build=lambda: one_dense(3, "softmax", "categorical_crossentropy", ["accuracy"]),
+        y=lambda: class_data()[0],
+        hist={"accuracy": [0.375, 0.75], "loss": [1.0992166996002197, 0.8743482232093811],
+              "val_accuracy": [0.0, 0.0], "val_loss": [1.6294695138931274, 1.5679738521575928]},
+        tob=[0.8982853889465332, 0.699999988079071],
+        tobd={"accuracy": 1.0, "loss": 0.5954583883285522},
+        final=[0.8221555948257446, 0.699999988079071]),
+    "sparse": dict(
+        build=lambda: one_dense(3, "softmax", "sparse_categorical_crossentropy", ["accuracy"]),
+        y=lambda: class_data()[1],
+        hist={"accuracy": [0.375, 0.75], "loss": [1.0992166996002197, 0.8743482232093811],
+              "val_accuracy": [0.0, 0.0], "val_loss": [1.6294695138931274, 1.5679738521575928]},
+        tob=[0.8982853889465332, 0.699999988079071],
+        tobd={"accuracy": 1.0, "loss": 0.5954583883285522},
+        final=[0.8221555948257446, 0.699999988079071]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(KERAS_RUNS))
+def test_history_train_on_batch_and_evaluate_with_metrics_as_keras(case):
+    run = KERAS_RUNS[case]
+    x, y = data()[0], run["y"]()
+    m = run["build"]()
+    h = m.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0, validation_split=0.2)
+    assert list(h.history) == list(run["hist"])  # Keras's names, sorted
+    for k, v in run["hist"].items():
+        np.testing.assert_allclose(h.history[k], v, rtol=2e-6, atol=1e-7, err_msg=k)
+    np.testing.assert_allclose(m.train_on_batch(x, y), run["tob"], rtol=2e-6)
+    d = m.train_on_batch(x[:5], y[:5], return_dict=True)
+    assert list(d) == list(run["tobd"])
+    np.testing.assert_allclose(list(d.values()), list(run["tobd"].values()), rtol=2e-6)
+    np.testing.assert_allclose(m.evaluate(x, y, batch_size=3, verbose=0), run["final"], rtol=2e-6)
+
+
+def test_the_progress_line_shows_the_metrics_under_keras_names(capsys):
+    # Keras: "2/2 - 0s - 219ms/step - accuracy: 0.7500 - loss: 1.1939 - val_accuracy: ..."
+    x, yb, _ = data()
+    m = one_dense(1, "sigmoid", "binary_crossentropy", ["accuracy"])
+    h = m.fit(x, yb, epochs=1, batch_size=4, shuffle=False, verbose=2, validation_split=0.2)
+    line = capsys.readouterr().out.strip()
+    assert line.endswith(f" - accuracy: {h.history['accuracy'][0]:.4f} - loss: "
+                         f"{h.history['loss'][0]:.4f} - val_accuracy: "
+                         f"{h.history['val_accuracy'][0]:.4f} - val_loss: {h.history['val_loss'][0]:.4f}")
+
+
+def test_epoch_accuracy_is_a_per_sample_mean_in_fit():
+    # 10 samples, batches of 4, 4 and 2, SGD(1e-30) so that no weight changes: the epoch's accuracy is
+    # (correct samples) / 10, and each batch's logs hold the running mean so far.
+    x, yb, _ = data()
+    m = one_dense(1, "sigmoid", "binary_crossentropy", ["accuracy"], minnn.optimizers.SGD(1e-30))
+    p = m.predict(x, verbose=0)
+    hits = ((p > 0.5) == yb)[:, 0]
+
+    class Batches(minnn.callbacks.Callback):
+        seen = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen.append(logs["accuracy"])
+
+    h = m.fit(x, yb, epochs=1, batch_size=4, shuffle=False, verbose=0, callbacks=[Batches()])
+    assert h.history["accuracy"] == [pytest.approx(hits.mean())]
+    assert Batches.seen == [pytest.approx(hits[:4].mean()), pytest.approx(hits[:8].mean()),
+                            pytest.approx(hits.mean())]
+    # negative control: the mean of the three batch accuracies is a different number here
+    batch_means = [hits[:4].mean(), hits[4:8].mean(), hits[8:].mean()]
+    assert np.mean(batch_means) != pytest.approx(hits.mean())

@@ -1,0 +1,33 @@
+"""Lesson 8 without Keras: it says how to install Keras and exits cleanly.
+
+With Keras installed, tests/test_lessons_run.py runs the whole lesson as a script and cell
+by cell; the lesson asserts its own claims (predictions and continued-training histories
+equal to float32 round-off, minnn's gradient against jax.grad). Here Keras is hidden by a
+stand-in package that fails to import, as a missing one does, so the check runs everywhere.
+"""
+import os
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+LESSON = ROOT / "lessons" / "08_graduate_to_keras.py"
+
+
+def test_without_keras_the_lesson_says_how_to_install_it_and_exits_cleanly(tmp_path):
+    fake = tmp_path / "site"
+    (fake / "keras").mkdir(parents=True)
+    (fake / "keras" / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'keras'\", name='keras')\n")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINNN_", "KERAS_"))}
+    env.update(PYTHONPATH=os.pathsep.join([str(fake), str(ROOT)]), MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, str(LESSON), "--quick", "--out", str(tmp_path / "figs")],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "not installed" in proc.stdout
+    assert 'pip install -e ".[keras]"' in proc.stdout
+    assert "minnn:" not in proc.stdout          # it stopped before training anything
+    assert list(cwd.iterdir()) == []
