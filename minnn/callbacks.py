@@ -113,9 +113,11 @@ class History(Callback):
         self.diverged = None
 
     def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
+        history = {k: list(v) for k, v in self.history.items()}
         for k, v in (logs or {}).items():
-            self.history.setdefault(k, []).append(v)
+            history.setdefault(k, []).append(v)
+        # One statement: a Ctrl-C leaves the epoch recorded with all its logs, or not at all.
+        self.history, self.epoch = history, self.epoch + [epoch]
 
 
 class ProgbarLogger(Callback):

@@ -172,8 +172,8 @@ class Layer:
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"Weight {w.name} received NaN or inf values.")
             arrays.append(arr)
-        for w, arr in zip(own, arrays):  # only now that every array has passed
-            w.value[...] = arr
+        # Only now that every array has passed; all of them, even on Ctrl-C.
+        utils.copy_all((w.value, arr) for w, arr in zip(own, arrays))
 
     # -- config ---------------------------------------------------------------
     def get_config(self):

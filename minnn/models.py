@@ -217,8 +217,9 @@ class Model(Trainer, Layer):
             w.grad = grad_flat[start:stop].reshape(w.value.shape)
             w.owner = self
             start = stop
-        self._flat, self._grad_flat = flat, grad_flat
-        self._param_flats, self._grad_flats = [flat], [grad_flat]
+        packed = (flat, grad_flat, [flat], [grad_flat])
+        # One statement: a Ctrl-C cannot leave _flat set without the lists the step reads.
+        self._flat, self._grad_flat, self._param_flats, self._grad_flats = packed
 
     def zero_grad(self):
         for w in self.weights:

@@ -78,8 +78,8 @@ class SGD(Optimizer):
         self._v = self._tmp = None
 
     def _build(self, params):
-        self._v = [np.zeros_like(p) for p in params]
-        self._tmp = [np.empty_like(p) for p in params]
+        v, tmp = [np.zeros_like(p) for p in params], [np.empty_like(p) for p in params]
+        self._v, self._tmp = v, tmp  # one statement: a Ctrl-C leaves all of the state or none
 
     def _update(self, params, grads):
         if self.momentum == 0:
@@ -152,11 +152,12 @@ class Adam(Optimizer):
         self._m = self._v = self._tmp = self._tmp2 = None
 
     def _build(self, params):
-        self._m = [np.zeros_like(p) for p in params]
-        self._v = [np.zeros_like(p) for p in params]
+        m = [np.zeros_like(p) for p in params]
+        v = [np.zeros_like(p) for p in params]
         # Scratch buffers, so a step allocates nothing.
-        self._tmp = [np.empty_like(p) for p in params]
-        self._tmp2 = [np.empty_like(p) for p in params]
+        tmp = [np.empty_like(p) for p in params]
+        tmp2 = [np.empty_like(p) for p in params]
+        self._m, self._v, self._tmp, self._tmp2 = m, v, tmp, tmp2  # all or none, even on Ctrl-C
 
     def _state_matches(self, params):
         return self._m is not None and len(self._m) == len(params) and all(
@@ -250,11 +251,12 @@ class RMSprop(Optimizer):
         return [s for s in (self._v, self._m, self._a) if s is not None]
 
     def _build(self, params):
-        self._v = [np.zeros_like(p) for p in params]
-        self._m = [np.zeros_like(p) for p in params] if self.momentum > 0 else None
-        self._a = [np.zeros_like(p) for p in params] if self.centered else None
-        self._tmp = [np.empty_like(p) for p in params]
-        self._tmp2 = [np.empty_like(p) for p in params]
+        v = [np.zeros_like(p) for p in params]
+        m = [np.zeros_like(p) for p in params] if self.momentum > 0 else None
+        a = [np.zeros_like(p) for p in params] if self.centered else None
+        tmp = [np.empty_like(p) for p in params]
+        tmp2 = [np.empty_like(p) for p in params]
+        self._v, self._m, self._a, self._tmp, self._tmp2 = v, m, a, tmp, tmp2  # all or none, even on Ctrl-C
 
     def _update(self, params, grads):
         if self._v is None or [v.shape for v in self._v] != [p.shape for p in params] \

@@ -230,18 +230,9 @@ def _read_values(ar, pairs, model):
 
 
 def _assign(pairs):
-    """Copy the checked arrays into the weights. A Ctrl-C here would leave the model half
-    loaded, so it is held back until every weight is assigned, then raised."""
-    interrupted = False
-    for w, arr in pairs:
-        while True:
-            try:
-                w.value[...] = arr  # into the existing array: the model's flat buffer stays shared
-                break
-            except KeyboardInterrupt:
-                interrupted = True
-    if interrupted:
-        raise KeyboardInterrupt
+    # Into the existing arrays (the model's flat buffer stays shared), all or nothing
+    # even on Ctrl-C.
+    utils.copy_all((w.value, arr) for w, arr in pairs)
 
 
 def save_weights(model, path):

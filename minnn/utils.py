@@ -117,3 +117,21 @@ def to_categorical(x, num_classes=None):
     out = np.zeros(flat.shape + (int(num_classes),), dtype=np.float64)
     out[np.arange(flat.size), flat] = 1
     return out.reshape(y.shape + (int(num_classes),))
+
+
+def copy_all(pairs):
+    """``dst[...] = src`` for every (dst, src) pair, all of them even if Ctrl-C arrives
+    meanwhile: the KeyboardInterrupt is held back until the last copy is done, then
+    raised, so that a model is never left with some weights replaced and others not."""
+    pairs = list(pairs)
+    interrupted, done = False, 0
+    while done < len(pairs):
+        try:
+            while done < len(pairs):
+                dst, src = pairs[done]
+                dst[...] = src  # idempotent: a copy cut short is simply done again
+                done += 1
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
