@@ -5,7 +5,7 @@ Python: walking the graph, the fit loop).
     python -m benchmarks.profile_step                # the tutorial model and the MNIST one
     python -m benchmarks.profile_step --steps 500
 
-It times the real code path (``model._train_step`` inside ``fit``) by wrapping
+It times the real code path (``model.train_step`` inside ``fit``) by wrapping
 each leaf layer's forward and backward, the loss and the optimiser in a timer.
 
 The MNIST model is profiled over its first ten epochs only. Later, Adam's first

@@ -1,19 +1,26 @@
 """An optimiser step that happens completely or not at all.
 
-An Adam step changes the weights, m, v and ``iterations`` in a dozen in-place
-NumPy calls. Two things can stop it half-way or spoil it:
+The training step wraps its update in this guard, visibly::
 
+    with self._step_guard.protect(self.optimizer, weights, loss):
+        self.optimizer.apply(grads, weights)
+
+An Adam step changes the weights, m, v and ``iterations`` in a dozen in-place
+NumPy calls. Three things can stop it half-way or spoil it:
+
+- a loss that is already NaN or inf: its gradients would spoil every weight,
+  so the guard refuses to enter (TrainingDiverged('loss')) and nothing changes;
 - Ctrl-C: Python raises KeyboardInterrupt between any two of those calls, and
   the model would be left with some weights updated and others not;
-- an update that overflows, leaving a weight NaN or ±inf (a loss that is
-  already NaN is caught earlier, before the update, in ``Trainer._train_step``).
+- an update that overflows, leaving a weight NaN or ±inf.
 
-``StepGuard.apply`` copies the flat weight buffer and the optimiser's state
-into buffers it keeps (three ``memcpy``s of P numbers), applies the update,
-checks the weights are still finite (one dot product with zeros), and on any
-failure copies everything back before re-raising. For the tutorial's 1003
-weights this costs a few microseconds per step, a few percent of a step. The
-model then holds exactly the weights of the last completed, finite step.
+On entering, ``protect`` copies the flat weight buffers and the optimiser's
+state into buffers it keeps (``memcpy``s of P numbers). On leaving, it checks
+the weights are still finite (one dot product with zeros); if the block raised
+or a weight is not finite, it copies everything back, and the exception (or
+TrainingDiverged('weights')) goes on. For the tutorial's 1003 weights this
+costs a few microseconds per step, a few percent of a step. The model then
+holds exactly the weights of the last completed, finite step.
 """
 import math
 
@@ -53,7 +60,7 @@ def _state_arrays(optimizer):
 
 
 class StepGuard:
-    """Applies ``model.optimizer`` to the model's flat buffers, all or nothing."""
+    """Makes one optimiser step on the model's flat buffers all or nothing (see ``protect``)."""
 
     def __init__(self):
         self._live = None      # the arrays the copies below were made for
@@ -71,22 +78,35 @@ class StepGuard:
             self._zeros = [np.zeros(p.size, dtype=p.dtype) for p in params]
         return self._live
 
-    def apply(self, optimizer, params, grads, loss):
-        """Update ``params`` (1-D arrays) in place from ``grads``; on any exception restore
-        them and the optimiser's state, then re-raise. Raises TrainingDiverged('weights')
-        if the update made a weight non-finite."""
+    def protect(self, optimizer, params, loss):
+        """``with guard.protect(optimizer, params, loss): optimizer.apply(grads, params)``
+        updates ``params`` (1-D arrays, changed in place) all or nothing; see the module
+        docstring. Raises TrainingDiverged('loss') before anything changes if ``loss``
+        is not finite, and TrainingDiverged('weights') after undoing an update that
+        made a weight non-finite."""
+        self._step = (optimizer, params, loss)
+        return self
+
+    def __enter__(self):
+        optimizer, params, loss = self._step
+        if not math.isfinite(loss):
+            raise TrainingDiverged(loss)
         state = _state_arrays(optimizer)
+        self._had_state = bool(state)
         live = self._prepare(params, state)
         for c, a in zip(self._copies, live):
             np.copyto(c, a)
-        iterations = optimizer.iterations
-        try:
-            optimizer.apply(params, grads)
-            if not all_finite(params, self._zeros):
-                raise TrainingDiverged(loss, "weights")
-        except BaseException:
-            self._restore(optimizer, live, bool(state), iterations)
-            raise
+        self._iterations = optimizer.iterations
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        optimizer, params, loss = self._step
+        if exc_type is None and all_finite(params, self._zeros):
+            return False
+        self._restore(optimizer, self._live, self._had_state, self._iterations)
+        if exc_type is None:
+            raise TrainingDiverged(loss, "weights")
+        return False  # the exception (Ctrl-C included) goes on, with the step undone
 
     def _restore(self, optimizer, live, had_state, iterations):
         # A second Ctrl-C while restoring must not leave the copy half done.

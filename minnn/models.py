@@ -208,11 +208,14 @@ class Model(Trainer, Layer):
         dtype = dtypes.pop() if dtypes else np.dtype(self.dtype)
         total = sum(w.value.size for w in ws)
         flat = np.empty(total, dtype=dtype)
-        grad_flat = np.zeros(total, dtype=dtype)
+        grad_flat = np.empty(total, dtype=dtype)
         start = 0
         for w in ws:
+            if w.owner is not None and w.owner is not self:
+                w.owner._flat = None  # that model's buffers no longer hold this weight
             stop = start + w.value.size
             flat[start:stop] = w.value.ravel()
+            grad_flat[start:stop] = w.grad.ravel()  # packing keeps gradients too
             w.value = flat[start:stop].reshape(w.value.shape)
             w.grad = grad_flat[start:stop].reshape(w.value.shape)
             w.owner = self
@@ -221,7 +224,18 @@ class Model(Trainer, Layer):
         # One statement: a Ctrl-C cannot leave _flat set without the lists the step reads.
         self._flat, self._grad_flat, self._param_flats, self._grad_flats = packed
 
+    def _flat_grads_and_weights(self):
+        """([gradient buffer], [weight buffer]): every gradient and weight of the model, as
+        the flat views the optimiser updates (packed on first use, see _ensure_flat)."""
+        if self._flat is None:
+            self._ensure_flat()
+        return self._grad_flats, self._param_flats
+
     def zero_grad(self):
+        """Set every weight's gradient to 0: backward adds into them."""
+        if self._flat is not None:
+            self._grad_flat.fill(0)  # the packed gradients: one call
+            return
         for w in self.weights:
             w.grad[...] = 0
 

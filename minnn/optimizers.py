@@ -1,14 +1,39 @@
 """Optimisers: the only code in minnn that changes weights.
 
-An optimiser is handed lists of parameter arrays and of their gradients and
-updates the parameters in place. A Model hands it one flat buffer holding all
+``optimizer.apply(grads, weights)`` takes Keras's argument order: the
+gradients first, then the weights they belong to (Weight objects or arrays),
+and updates the weights in place. A Model hands it one flat buffer holding all
 its weights (and one holding all the gradients), so an Adam step is a dozen
-vectorised NumPy calls however many layers there are.
+vectorised NumPy calls however many layers there are. The plain one-line
+versions of each update are in minnn/reference.py (``sgd_step``, ``adam_step``).
 """
 import math
 import numbers
 
 import numpy as np
+
+from .layers import Weight
+
+
+def _checked_params(grads, weights):
+    """The arrays behind ``weights``, after checking they pair up with ``grads``."""
+    if len(grads) != len(weights):
+        raise ValueError(f"apply() received {len(grads)} gradients but {len(weights)} weights.")
+    params = []
+    for g, w in zip(grads, weights):
+        if isinstance(g, Weight):
+            raise TypeError(
+                "optimizer.apply takes (grads, weights), in Keras's order; received Weight "
+                "objects as the first argument. Call optimizer.apply(grads, weights) "
+                "(minnn 0.1's order, apply(params, grads), was the other way round)."
+            )
+        p = w.value if isinstance(w, Weight) else w
+        if p.shape != g.shape:
+            raise ValueError(
+                f"A gradient of shape {g.shape} does not match its weight of shape {p.shape}."
+            )
+        params.append(p)
+    return params
 
 
 def _check_positive(name, value, upper=None):
@@ -20,24 +45,30 @@ def _check_positive(name, value, upper=None):
 
 
 class Optimizer:
-    """Base class: ``apply(params, grads)`` updates every ``params[i]`` in place."""
+    """Base class: ``apply(grads, weights)`` updates every weight in place."""
 
     def __init__(self, learning_rate):
         self.learning_rate = _check_positive("learning_rate", learning_rate)
         self.iterations = 0  # optimiser steps taken (batches, not epochs)
 
-    def apply(self, params, grads):
-        if len(params) != len(grads):
-            raise ValueError(
-                f"apply() received {len(params)} parameter arrays but {len(grads)} gradients."
-            )
-        for p, g in zip(params, grads):
-            if p.shape != g.shape:
-                raise ValueError(
-                    f"A gradient of shape {g.shape} does not match its parameter of shape {p.shape}."
-                )
+    def apply(self, grads, weights):
+        """One step, as Keras's ``optimizer.apply(grads, trainable_variables)``.
+
+        grads: a list of arrays; weights: a list of the same length, of Weight
+        objects (``model.trainable_weights``) or arrays, updated in place.
+
+        minnn 0.1 took ``apply(params, grads)``, the other way round. Weight objects
+        passed first get a clear error; two lists of plain arrays cannot be told
+        apart, so for them the old order cannot be caught: update such calls.
+        """
+        params = _checked_params(grads, weights)
         self._update(params, grads)
         self.iterations += 1  # once per step, after every variable is updated
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras's other spelling: ``apply_gradients(zip(grads, weights))``."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [w for _, w in pairs])
 
     def _update(self, params, grads):
         raise NotImplementedError
@@ -163,7 +194,8 @@ class Adam(Optimizer):
         return self._m is not None and len(self._m) == len(params) and all(
             m.shape == p.shape and m.dtype == p.dtype for m, p in zip(self._m, params))
 
-    def _update(self, params, grads):
+    def _ensure_state(self, params):
+        # m and v are made at the first step, for these parameters and no others.
         if not self._state_matches(params):
             if self.iterations:
                 raise ValueError(
@@ -172,6 +204,9 @@ class Adam(Optimizer):
                     "Use a new optimizer for a different model."
                 )
             self._build(params)
+
+    def _update(self, params, grads):
+        self._ensure_state(params)
         t = self.iterations + 1
         b1, b2 = self.beta_1, self.beta_2
         alpha = self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)

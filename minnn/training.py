@@ -1,17 +1,16 @@
 """Training: compile, fit, evaluate, predict and train_on_batch, with Keras's semantics.
 
 ``Trainer`` is mixed into ``Model``; it relies on the model's ``forward``,
-``backward`` and flat parameter buffers. One training step is::
+``backward`` and flat parameter buffers. ``Model.train_step`` is one training
+step, and reads as the textbook does: forward, loss, zero the gradients,
+backward, ``optimizer.apply(grads, weights)`` (the only place weights change).
+``fit`` is a loop of train_step over each epoch's shuffled batches.
 
-    y_pred = model.forward(x)            # every layer caches what it needs
-    L      = loss.forward(y, y_pred)      # computed *before* the update, as Keras logs it
-    dy     = loss.backward(y, y_pred)
-    grads  = 0;  model.backward(dy)       # layers add into their gradients
-    optimizer.apply(params, grads)        # the only place weights change
-
-``fit`` logs, per epoch, the batch-size-weighted mean of those pre-update
-losses, Σ n_b·L_b / Σ n_b, which is why it differs from ``evaluate`` on the
-final weights.
+``fit`` logs, per epoch, the batch-size-weighted mean of the losses computed
+*before* each update, Σ n_b·L_b / Σ n_b (the total kept in float32, as Keras's
+loss tracker keeps it), which is why it differs from ``evaluate`` on the final
+weights. minnn/reference.py has the plain versions (``fit_epoch``,
+``epoch_batches``), which tests prove equal to this, bit for bit.
 """
 import math
 import numbers
@@ -528,19 +527,26 @@ class Trainer:
             grads.append(g if w == 1.0 else g * g.dtype.type(w))
         return total, grads, per_output
 
-    def _train_step(self, xb, ys):
-        """One optimiser step on one batch; returns the logs: the running means since the
-        epoch began of the loss (computed before the update) and of the metrics."""
-        y_pred = self.forward(xb, training=True)  # Dropout drops only here
-        loss, dy, per_output = self._loss_and_grad(ys, y_pred)
-        if not math.isfinite(loss):
-            raise TrainingDiverged(loss)
-        # The metrics read the predictions this step already made (before backward, which
-        # may reuse buffers); Keras computes them from the same y_pred.
+    def train_step(self, data):
+        """One optimiser step on one batch, as Keras's ``Model.train_step`` (override it to
+        customise training; ``fit`` calls it for every batch).
+
+        data = (x, y): x an (N, D) array (a list for several inputs), y an (N, M) array
+        (a list for several outputs), of the model's dtype, as fit hands them.
+        Returns the logs: the running means since the epoch began (``reset_metrics``) of
+        the loss, each batch's computed before its update, and of the metrics.
+        """
+        x, y = data
+        ys = [y] if self._single_output else list(y)
+        y_pred = self.forward(x, training=True)                  # every layer caches what backward needs
+        loss, dy, per_output = self._loss_and_grad(ys, y_pred)   # L and dL/dŷ
+        self.zero_grad()                                         # backward adds into the gradients
+        self.backward(dy, need_dx=False)                         # dL/dθ for every weight (dL/dx unused)
+        grads, weights = self._flat_grads_and_weights()          # all of them, one buffer each
+        with self._step_guard.protect(self.optimizer, weights, loss):  # all or nothing: guard.py
+            self.optimizer.apply(grads, weights)
+        # As Keras, the metrics are updated after the step, from the predictions made before it.
         self._update_metrics(ys, y_pred, loss, per_output, len(ys[0]))
-        self._grad_flat.fill(0)
-        self.backward(dy, need_dx=False)  # dL/dx of the data is never used: skip it
-        self._step_guard.apply(self.optimizer, self._param_flats, self._grad_flats, loss)
         return self._metric_logs()
 
     # -- fit ---------------------------------------------------------------------------
@@ -566,8 +572,11 @@ class Trainer:
             # A diverging run is reported in one clear message (see _report_divergence),
             # so numpy's overflow warnings on the way there would only be noise.
             with np.errstate(over="ignore", invalid="ignore"):
-                return self._fit(x, y, batch_size, epochs, verbose, callbacks,
-                                 validation_split, validation_data, shuffle, initial_epoch)
+                xs, ys, val, batch_size, verbose = self._fit_data(
+                    x, y, batch_size, epochs, verbose, validation_split, validation_data, shuffle,
+                    initial_epoch)
+                return self._fit_loop(xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle,
+                                      initial_epoch)
         except KeyboardInterrupt:
             self._report_interrupt(started=self.history is not before)
             raise
@@ -583,8 +592,10 @@ class Trainer:
             f"model.history holds the {done} completed epoch(s)."
         )
 
-    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
-             validation_data, shuffle, initial_epoch):
+    def _fit_data(self, x, y, batch_size, epochs, verbose, validation_split, validation_data,
+                  shuffle, initial_epoch):
+        """Every check of fit's arguments, before anything changes. Returns the training
+        arrays, the validation arrays (or None), the batch size and the verbosity."""
         self._require_compiled()
         batch_size = _check_batch_size(batch_size)
         if not _is_int(epochs) or epochs < 0:
@@ -625,8 +636,12 @@ class Trainer:
             xs, ys = [a[:split_at] for a in xs], [a[:split_at] for a in ys]
             n = split_at
         self._ensure_flat()
+        return xs, ys, val, batch_size, verbose
 
-        steps = -(-n // batch_size)  # ceil: the last, partial batch is kept
+    def _fit_loop(self, xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle,
+                  initial_epoch):
+        """fit's loop: for each epoch, train_step on each batch; returns the History."""
+        steps = -(-len(xs[0]) // batch_size)  # ceil: the last, partial batch is kept
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
             callbacks, self, {"verbose": verbose, "epochs": epochs, "steps": steps},
@@ -640,18 +655,10 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
-            if shuffle:
-                # One permuted copy per epoch; the batches below are views into it.
-                perm = rng.permutation(n)
-                ex, ey = _permuted(xs, ys, perm, shuffled)
-            else:
-                ex, ey = xs, ys
-            for step in range(steps):
-                lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
-                xb = ex[0][lo:hi] if self._single_input else [a[lo:hi] for a in ex]
+            for step, batch in enumerate(self._epoch_batches(xs, ys, batch_size, shuffle, rng, shuffled)):
                 cbs.on_train_batch_begin(step)
                 try:
-                    logs = self._train_step(xb, [a[lo:hi] for a in ey])
+                    logs = self.train_step(batch)
                 except TrainingDiverged as e:
                     self._report_divergence(epoch, step, e, verbose)
                     cbs.on_train_end()
@@ -659,8 +666,10 @@ class Trainer:
                 cbs.on_train_batch_end(step, logs)
                 if self.stop_training:  # as Keras: a callback may stop after any batch
                     break
-            # The epoch's means are read before validation, which resets the trackers.
-            logs = self._metric_logs()
+            # The epoch's means are read before validation, which resets the trackers. As
+            # Keras: a custom train_step that logs other keys has its last logs kept.
+            metric_logs = self._metric_logs()
+            logs = metric_logs if set(logs) == set(metric_logs) else dict(logs)
             if val is not None:
                 val_logs = self._evaluate_arrays(val[0], val[1], batch_size, cbs)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
@@ -669,6 +678,17 @@ class Trainer:
                 break
         cbs.on_train_end(logs)
         return history
+
+    def _epoch_batches(self, xs, ys, batch_size, shuffle, rng, buffers):
+        """Yield one epoch's batches (x, y), as train_step takes them: the fast version of
+        reference.epoch_batches. The rows are permuted once, into reused buffers (see
+        _permuted); every batch is a view into that copy."""
+        n = len(xs[0])
+        ex, ey = _permuted(xs, ys, rng.permutation(n), buffers) if shuffle else (xs, ys)
+        for lo in range(0, n, batch_size):
+            hi = min(n, lo + batch_size)
+            yield (ex[0][lo:hi] if self._single_input else [a[lo:hi] for a in ex],
+                   ey[0][lo:hi] if self._single_output else [a[lo:hi] for a in ey])
 
     def _report_divergence(self, epoch, step, err, verbose):
         self.stop_training = True
@@ -766,10 +786,10 @@ class Trainer:
             raise TypeError(f"return_dict must be True or False, received return_dict={return_dict!r}.")
         xs, ys, _ = self._standardize_xy(x, y)
         self._ensure_flat()
-        self.reset_metrics()
+        self.reset_metrics()  # as Keras (reset_metrics=True): the logs hold this batch only
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # reported below, clearly
-                logs = self._train_step(self._unpack(xs), ys)
+                logs = self.train_step((self._unpack(xs), ys[0] if self._single_output else ys))
         except TrainingDiverged as e:
             what = (f"The loss is {e.value} on this batch" if e.what == "loss" else
                     f"This update would make some weights NaN or inf (loss {e.value:.6g})")

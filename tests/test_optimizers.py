@@ -49,7 +49,7 @@ def run(opt, theta0, grad_steps):
     """Apply ``opt`` to float64 copies of theta0 (list of arrays) with each list of gradients."""
     params = [np.array(p, dtype=np.float64) for p in theta0]
     for grads in grad_steps:
-        opt.apply(params, [np.array(g, dtype=np.float64) for g in grads])
+        opt.apply([np.array(g, dtype=np.float64) for g in grads], params)
     return params
 
 
@@ -80,10 +80,10 @@ def first_two_steps_by_hand(cls):
     """
     opt = cls()
     theta = [np.array([1.0])]
-    opt.apply(theta, [np.array([0.5])])
+    opt.apply([np.array([0.5])], theta)
     assert opt.iterations == 1
     assert theta[0][0] == pytest.approx(1 - 9.99993675e-4, abs=1e-12)
-    opt.apply(theta, [np.array([-0.25])])
+    opt.apply([np.array([-0.25])], theta)
     assert opt.iterations == 2
     assert theta[0][0] == pytest.approx(1 - 9.99993675e-4 - 2.66335532e-4, abs=1e-12)
 
@@ -143,7 +143,7 @@ def test_adam_first_step_is_lr_times_sign_of_g(seed, lr):
     rng = np.random.default_rng(seed)
     g = rng.choice([-1.0, 1.0], size=7) * 10.0 ** rng.uniform(-3, 2, size=7)
     theta = [np.zeros(7)]
-    optimizers.Adam(learning_rate=lr).apply(theta, [g])
+    optimizers.Adam(learning_rate=lr).apply([g], theta)
     # exact: Δθ = −lr·g/(|g| + ε/sqrt(1 − β2)), so the relative deviation is ≤ 3.2e-6/1e-3
     np.testing.assert_allclose(theta[0], -lr * np.sign(g), rtol=4e-3)
 
@@ -160,9 +160,9 @@ def test_adam_epsilon_is_keras_epsilon_hat_not_pytorchs():
 def test_adam_state_is_kept_between_steps_and_shapes_are_checked():
     opt = optimizers.Adam()
     theta = [np.zeros(3)]
-    opt.apply(theta, [np.ones(3)])
+    opt.apply([np.ones(3)], theta)
     with pytest.raises(ValueError, match="shape"):
-        opt.apply(theta, [np.ones(4)])
+        opt.apply([np.ones(4)], theta)
     assert opt.iterations == 1  # a refused step is not counted
 
 
@@ -174,7 +174,7 @@ def test_sgd_by_hand():
     opt = optimizers.SGD()
     theta = [np.array([1.0, -1.0])]
     for g in ([0.5, 0.0], [-2.0, 1.0], [4.0, 0.25]):
-        opt.apply(theta, [np.array(g)])
+        opt.apply([np.array(g)], theta)
     np.testing.assert_allclose(theta[0], [0.975, -1.0125], rtol=1e-13)
     assert opt.iterations == 3
 

@@ -177,13 +177,13 @@ def test_memory_check_catches_extra_copies(monkeypatch):
     monkeypatch.undo()
 
     # Negative control 2: a step that copies the whole data set (and drops it) is seen too.
-    step = training.Trainer._train_step
+    step = training.Trainer.train_step
 
-    def copying_step(self, xb, ys):
+    def copying_step(self, data):
         np.array(DATA, copy=True)
-        return step(self, xb, ys)
+        return step(self, data)
 
-    monkeypatch.setattr(training.Trainer, "_train_step", copying_step)
+    monkeypatch.setattr(training.Trainer, "train_step", copying_step)
     assert fit_peak_bytes(wide_model(), DATA, DATA, shuffle=False) >= DATA.nbytes
 
 
@@ -264,7 +264,7 @@ def adam_steps(n, steps=3):
     p = rng.standard_normal(n).astype(np.float32)
     opt = optimizers.Adam(learning_rate=0.01)
     for _ in range(steps):
-        opt.apply([p], [rng.standard_normal(n).astype(np.float32)])
+        opt.apply([rng.standard_normal(n).astype(np.float32)], [p])
     return p, opt._m[0], opt._v[0]
 
 

@@ -208,7 +208,7 @@ def test_numerical_gradient_agrees_with_gradient_checks_own(rng):
 def _engine_steps(opt, w0, grads):
     w = [w0.copy()]
     for g in grads:
-        opt.apply(w, [g])
+        opt.apply([g], w)
     return w[0]
 
 
@@ -531,3 +531,16 @@ def test_negative_control_a_walk_that_overwrites_gradients_fails_the_equality(rn
     model.forward(x)
     model.zero_grad()
     assert not np.array_equal(overwriting_walk(model, dy), engine[0])
+
+
+def test_negative_control_a_float64_running_total_fails_the_equality():
+    """fit keeps the epoch's running total in float32, as Keras's loss tracker does; the
+    same mean summed in Python floats differs in the last digits (here in epoch 1)."""
+    x, y = _data(70)
+    fitted, twin = _small_model(0), _small_model(0)
+    minnn.utils.set_random_seed(11)
+    history = fitted.fit(x, y, batch_size=16, epochs=1, verbose=0).history["loss"]
+    batches = ref.epoch_batches(x, y, 16, np.random.default_rng(11).permutation(70))
+    float64_mean = sum(len(xb) * twin.train_on_batch(xb, yb) for xb, yb in batches) / 70
+    assert history[0] != float64_mean
+    assert history[0] == pytest.approx(float64_mean, rel=1e-6)

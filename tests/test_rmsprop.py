@@ -17,7 +17,7 @@ from minnn import Dense, Input, Model, optimizers
 
 
 def apply(opt, params, grads):
-    opt.apply(params, grads)
+    opt.apply(grads, params)  # Keras's order
 
 
 def rmsprop_by_hand(theta, grads, lr=0.001, rho=0.9, momentum=0.0, eps=1e-7, centered=False):

@@ -10,7 +10,7 @@ from minnn.linalg import largest_principal_angle_degrees
 def run(opt, theta0, grads):
     theta = theta0.copy()
     for g in grads:
-        opt.apply([theta], [g])
+        opt.apply([g], [theta])
     return theta
 
 
