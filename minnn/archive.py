@@ -33,6 +33,7 @@ MAX_HEADER_BYTES = 16 << 20   # the JSON header; a model of a thousand layers ne
 MAX_NPY_HEADER = 10000        # NumPy's own limit for a .npy header's text
 DEFLATE_MAX_RATIO = 1032      # deflate cannot expand its input more than this
 CHUNK = 1 << 20
+MAX_MEMBERS = 65535           # what a zip holds without ZIP64; a model of 30,000 layers fits
 
 
 class LoadError(ValueError):
@@ -133,6 +134,9 @@ class Archive:
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, OverflowError,
                 UnicodeDecodeError) as e:
             raise self._damaged(e) from None
+        if len(infos) > MAX_MEMBERS:
+            raise self.fail(f"holds {len(infos)} members; minnn reads files of at most "
+                            f"{MAX_MEMBERS} arrays.")
         names = [i.filename for i in infos]
         seen = set()
         for name in names:

@@ -12,8 +12,10 @@ loss tracker keeps it), which is why it differs from ``evaluate`` on the final
 weights. minnn/reference.py has the plain versions (``fit_epoch``,
 ``epoch_batches``), which tests prove equal to this, bit for bit.
 """
+import contextlib
 import math
 import numbers
+import threading
 
 import numpy as np
 
@@ -25,6 +27,12 @@ from . import progress, utils
 from .graph import SymbolicTensor
 from .guard import StepGuard, TrainingDiverged  # noqa: F401  (TrainingDiverged is re-exported)
 
+
+
+class AlreadyFittingError(RuntimeError):
+    """fit() on a model that is already fitting: from one of its callbacks, or from
+    another thread. Two runs interleaving their steps on one set of weights would
+    corrupt both."""
 
 
 class NotCompiledError(RuntimeError, ValueError):
@@ -215,6 +223,7 @@ class Trainer:
         self._loss_tracker = None
         self._output_loss_trackers = []
         self._step_guard = StepGuard()  # makes each optimiser step all-or-nothing
+        self._fit_lock = threading.Lock()  # held while fit runs: one run at a time
 
     # -- compile ----------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
@@ -569,17 +578,31 @@ class Trainer:
         """
         before = self.history
         try:
-            # A diverging run is reported in one clear message (see _report_divergence),
-            # so numpy's overflow warnings on the way there would only be noise.
-            with np.errstate(over="ignore", invalid="ignore"):
-                xs, ys, val, batch_size, verbose = self._fit_data(
-                    x, y, batch_size, epochs, verbose, validation_split, validation_data, shuffle,
-                    initial_epoch)
-                return self._fit_loop(xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle,
-                                      initial_epoch)
+            with contextlib.ExitStack() as held:
+                # Acquire and register the release on one line, so that no Ctrl-C falls
+                # between them; the ExitStack then calls the C-level Lock.release however
+                # fit ends. (No `try:` line may follow inside this block: an interrupt
+                # traced at a `try:` line skips the handlers around it.)
+                if self._fit_lock.acquire(blocking=False): held.callback(self._fit_lock.release)
+                else: raise self._already_fitting()  # noqa: E701
+                # A diverging run is reported in one clear message (see _report_divergence),
+                # so numpy's overflow warnings on the way there would only be noise.
+                with np.errstate(over="ignore", invalid="ignore"):
+                    xs, ys, val, batch_size, verbose = self._fit_data(
+                        x, y, batch_size, epochs, verbose, validation_split, validation_data,
+                        shuffle, initial_epoch)
+                    return self._fit_loop(xs, ys, val, batch_size, epochs, verbose, callbacks,
+                                          shuffle, initial_epoch)
         except KeyboardInterrupt:
             self._report_interrupt(started=self.history is not before)
             raise
+
+    def _already_fitting(self):
+        return AlreadyFittingError(
+            f"fit() was called on model '{self.name}' while it is already fitting (from one of "
+            "its callbacks, or from another thread). A model trains one run at a time: wait "
+            "for the running fit to return, or stop it with model.stop_training = True."
+        )
 
     def _report_interrupt(self, started):
         if not started:

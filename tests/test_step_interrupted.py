@@ -43,11 +43,16 @@ def step_by_batch(m):
     m.train_on_batch(X, X)
 
 
+def step_by_train_step(m):
+    m.train_step((X, X))  # the public step, as fit calls it for each batch
+
+
 def step_by_fit(m):
     m.fit(X, X, epochs=1, batch_size=8, shuffle=False, verbose=0)  # one epoch of one step
 
 
-@pytest.mark.parametrize("how", [step_by_batch, step_by_fit], ids=["train_on_batch", "fit"])
+@pytest.mark.parametrize("how", [step_by_train_step, step_by_batch, step_by_fit],
+                         ids=["train_step", "train_on_batch", "fit"])
 @pytest.mark.parametrize("opt", list(OPTIMIZERS))
 def test_ctrl_c_at_every_line_of_a_first_step(tmp_path, capsys, opt, how):
     # Before: a Ctrl-C while Adam allocated its moments left m without v; the step's
@@ -113,3 +118,51 @@ def test_ctrl_c_at_every_line_of_set_weights_and_load_weights(tmp_path):
                     f"half the weights replaced after Ctrl-C at {short(where)}"
                 seen.add("new")
         assert seen == {"old", "new"}
+
+
+# -- one run at a time -----------------------------------------------------------------------
+class FitAgain(minnn.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.fit(X, X, epochs=1, verbose=0)
+
+
+def test_fit_from_one_of_its_callbacks_is_refused():
+    # Before: the inner fit ran, replaced model.history and interleaved its steps.
+    from minnn.training import AlreadyFittingError
+    m = fresh("adam")
+    with pytest.raises(AlreadyFittingError, match="already fitting"):
+        m.fit(X, X, epochs=2, batch_size=4, verbose=0, callbacks=[FitAgain()])
+    m.fit(X, X, epochs=1, verbose=0)  # not left locked
+    assert m.history.epoch == [0]
+
+
+def test_fit_from_another_thread_is_refused_and_the_first_run_is_unharmed():
+    import threading
+    from minnn.training import AlreadyFittingError
+
+    inside, go_on = threading.Event(), threading.Event()
+
+    class Pause(minnn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                inside.set()
+                assert go_on.wait(30)
+
+    ref = fresh("adam")
+    ref.fit(X, X, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    m = fresh("adam")
+    errors = []
+    first = threading.Thread(target=lambda: m.fit(X, X, epochs=2, batch_size=4, shuffle=False,
+                                                 verbose=0, callbacks=[Pause()]))
+    first.start()
+    try:
+        assert inside.wait(30)
+        try:
+            m.fit(X, X, epochs=1, verbose=0)
+        except AlreadyFittingError as e:
+            errors.append(e)
+    finally:
+        go_on.set()
+        first.join(30)
+    assert len(errors) == 1 and f"model '{m.name}'" in str(errors[0])
+    assert same(state(m), state(ref)) and m.history.history == ref.history.history

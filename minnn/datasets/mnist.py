@@ -25,7 +25,6 @@ MNIST is © Yann LeCun and Corinna Cortes, under CC BY-SA 3.0.
 import hashlib
 import os
 import pathlib
-import tempfile
 import urllib.request
 import zipfile
 import zlib
@@ -33,6 +32,7 @@ import zlib
 import numpy as np
 
 from ..archive import open_regular
+from ..atomic import atomic_write
 from .idx import read_idx
 
 # The four standard files, by the names Keras's mnist.npz uses for them.
@@ -279,21 +279,22 @@ def _download_from_mirrors(filename, dest, mirrors, checksums=None):
 def _download(url, dest, sha256, timeout=60, max_bytes=None):
     """Fetch url into dest, verified by SHA-256, atomically.
 
-    The bytes go to a temporary file in dest's folder; only when the download is
-    complete and its SHA-256 matches is it renamed to dest (``os.replace`` is atomic
-    on one file system). So dest is either absent or complete and verified, even if
-    the download is interrupted; on failure the temporary file is removed.
-    max_bytes: the expected size; a server that announces or sends more is cut off
-    there, so a bad mirror cannot fill the disk.
+    The bytes go to a temporary file in dest's folder, written by the same atomic
+    write as model.save (``minnn.atomic``); only when the download is complete and
+    its SHA-256 matches is it renamed to dest. So dest is either absent or complete
+    and verified, even if the download is interrupted (Ctrl-C included); on failure
+    the temporary file is removed, and one left by a killed download is removed by
+    the next download of that file. max_bytes: the expected size; a server that
+    announces or sends more is cut off there, so a bad mirror cannot fill the disk.
     """
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"Invalid url={url!r}: expected an http:// or https:// address.")
     dest = pathlib.Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
+
+    def fetch(out):
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             announced = response.headers.get("Content-Length")
             if max_bytes is not None and announced and announced.isdigit() \
                     and int(announced) > max_bytes:
@@ -315,12 +316,6 @@ def _download(url, dest, sha256, timeout=60, max_bytes=None):
                 f"checksum mismatch for {url}: SHA-256 {digest.hexdigest()}, expected {sha256}. "
                 "The file was discarded."
             )
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache file is ordinary data
-        os.replace(tmp, dest)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+
+    atomic_write(dest, fetch, what="download")
     return dest

@@ -1,0 +1,240 @@
+"""minnn.trace.trace_step: one step, layer by layer, on a copy.
+
+The gradients it reports are checked bit for bit against model.backward on a
+twin, and against central differences in float64; planted dead units are
+counted; and the traced model, its optimiser and minnn's generator are shown
+unchanged. It runs on graphs it was not written for: branched, shared, nested,
+two inputs and two outputs, with Dropout.
+"""
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minnn
+from minnn import Add, Dense, Input, Model, ReLU
+from minnn import reference as ref
+from minnn.gradient_check import rel_error
+from minnn.trace import StepTrace, trace_step
+from tutorial_ae import build_tutorial_ae
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _tutorial(seed=0, dtype=None):
+    minnn.utils.set_random_seed(seed)
+    _, _, ae = build_tutorial_ae(dtype=dtype)
+    ae.compile(optimizer="adam", loss="mse")
+    return ae
+
+
+def _data(n=32, d=2, seed=3, dtype=np.float32):
+    return np.random.default_rng(seed).standard_normal((n, d)).astype(dtype)
+
+
+def _state(model):
+    return {"weights": [w.copy() for w in model.get_weights()],
+            "values": [w.value for w in model.weights],   # the very arrays, not just equal ones
+            "grads": [w.grad.copy() for w in model.weights],
+            "opt": [a.copy() for a in model.optimizer.get_state()],
+            "iterations": model.optimizer.iterations,
+            "rng": minnn.utils.get_rng().bit_generator.state}
+
+
+def _assert_unchanged(before, model):
+    after = _state(model)
+    assert all(np.array_equal(a, b) for a, b in zip(before["weights"], after["weights"]))
+    assert all(a is b for a, b in zip(before["values"], after["values"]))
+    assert all(np.array_equal(a, b) for a, b in zip(before["grads"], after["grads"]))
+    assert len(before["opt"]) == len(after["opt"])
+    assert all(np.array_equal(a, b) for a, b in zip(before["opt"], after["opt"]))
+    assert before["iterations"] == after["iterations"]
+    assert before["rng"] == after["rng"]
+
+
+def _engine_grads(model, x, y):
+    """{weight name: gradient} from the model's own forward/loss/backward on (x, y)."""
+    y_pred = model.forward(x, training=True)
+    _, dy, _ = model._loss_and_grad([y], y_pred)
+    model.zero_grad()
+    model.backward(dy)
+    return {w.name: w.grad.copy() for w in model.weights}
+
+
+def test_the_model_its_optimiser_and_the_generator_are_untouched():
+    model = _tutorial()
+    x = _data()
+    model.fit(x, x, epochs=1, batch_size=16, verbose=0, shuffle=False)  # so that Adam holds m, v, iterations
+    before = _state(model)
+    trace = trace_step(model, x, x)
+    _assert_unchanged(before, model)
+    assert isinstance(trace, StepTrace)
+    # And the model trains on exactly as if nothing had happened.
+    twin = _tutorial()
+    twin.fit(x, x, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    model.fit(x, x, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    twin.fit(x, x, epochs=1, batch_size=16, verbose=0, shuffle=False)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), twin.get_weights()))
+
+
+def test_grads_are_exactly_model_backwards_and_the_losses_are_the_steps():
+    model = _tutorial()
+    x = _data()
+    trace = trace_step(model, x, x)
+    expected = _engine_grads(model, x, x)
+    seen = {}
+    for rec in trace.layers:
+        seen.update(rec.grads)
+    assert set(seen) == {w.name for w in model.weights}
+    assert all(np.array_equal(seen[k], expected[k]) for k in expected)
+    twin = _tutorial()
+    assert trace.loss_before == twin.train_on_batch(x, x)
+    assert trace.loss_after == pytest.approx(twin.evaluate(x, x, batch_size=len(x), verbose=0),
+                                             rel=1e-6)
+    assert trace.loss_after < trace.loss_before
+
+
+def test_update_ratios_are_the_steps_own():
+    model = _tutorial()
+    x = _data()
+    trace = trace_step(model, x, x)
+    twin = _tutorial()  # the same weights, under other layer names: matched by position
+    twin_of = {w.name: t for w, t in zip(model.weights, twin.weights)}
+    w0 = {name: t.value.astype(np.float64) for name, t in twin_of.items()}
+    twin.train_on_batch(x, x)
+    for rec in trace.layers:
+        for name, ratio in rec.update_ratios.items():
+            w1 = twin_of[name].value.astype(np.float64)
+            size = np.linalg.norm(w0[name])
+            if size == 0:
+                assert ratio is None  # a bias that starts at zeros: no ratio to speak of
+            else:
+                assert ratio == pytest.approx(np.linalg.norm(w1 - w0[name]) / size, rel=1e-12)
+
+
+def test_grads_match_central_differences_in_float64():
+    model = _tutorial(seed=1, dtype="float64")
+    x = _data(8, dtype=np.float64) * 2
+    trace = trace_step(model, x, x)
+    grads = {}
+    for rec in trace.layers:
+        grads.update(rec.grads)
+    for w in model.weights:
+        def loss_of(v, w=w):
+            old = w.value.copy()
+            w.value[...] = v
+            try:
+                return ref.mse(x, model.forward(x))
+            finally:
+                w.value[...] = old
+        numeric = ref.numerical_gradient(loss_of, w.value.copy())
+        assert rel_error(grads[w.name], numeric) < 1e-6, w.name
+
+
+def test_records_come_in_backward_order_with_shapes_and_norms():
+    model = _tutorial()
+    x = _data(32)
+    trace = trace_step(model, x, x)
+    names = [rec.name for rec in trace.layers]
+    forward_order = [w.name.split("/")[0] for w in model.weights][::2]
+    assert names == forward_order[::-1]  # six Dense layers, last first
+    first, last = trace.layers[-1], trace.layers[0]
+    assert first.input_shape == (32, 2) and first.output_shape == (32, 20)
+    assert last.input_shape == (32, 20) and last.output_shape == (32, 2)
+    # The gradient a layer sends back is the one the layer before it receives.
+    for later, earlier in zip(trace.layers, trace.layers[1:]):
+        assert later.dx_norm == earlier.dy_norm
+    dy = ref.mse_backward(x, model.predict(x, verbose=0))
+    assert last.dy_norm == pytest.approx(float(np.linalg.norm(dy.astype(np.float64))), rel=1e-6)
+
+
+def test_planted_dead_units_are_counted():
+    minnn.utils.set_random_seed(0)
+    inp = Input(shape=(3,))
+    hidden = Dense(6, activation="relu", name="hidden")
+    h = hidden(inp)
+    r = ReLU(name="relu_layer")(Dense(4, name="pre")(h))
+    model = Model(inp, Dense(2, name="out")(r))
+    model.compile(optimizer="sgd", loss="mse")
+    hidden.bias.value[[1, 4]] = -100.0        # two units below 0 on every row: dead
+    model.get_layer("pre").bias.value[[0, 2, 3]] = -100.0  # three dead before the ReLU layer
+    x = _data(16, 3)
+    trace = trace_step(model, x, np.zeros((16, 2), np.float32))
+    dead = {rec.name: rec.dead_units for rec in trace.layers}
+    assert dead == {"hidden": 2, "relu_layer": 3, "pre": None, "out": None}
+    # A dead unit passes no gradient back: its kernel column's gradient is exactly 0.
+    g = next(rec for rec in trace.layers if rec.name == "hidden").grads["hidden/kernel"]
+    assert np.all(g[:, [1, 4]] == 0) and np.any(g[:, [0, 2, 3, 5]] != 0)
+
+
+def test_no_dead_units_counted_when_one_row_is_positive():
+    minnn.utils.set_random_seed(0)
+    inp = Input(shape=(1,))
+    layer = Dense(1, activation="relu", kernel_initializer="ones", name="d")
+    model = Model(inp, layer(inp))
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.array([[-1.0], [-2.0], [0.5]], np.float32)   # z = x: positive on the last row only
+    assert trace_step(model, x, x).layers[0].dead_units == 0
+    assert trace_step(model, x[:2], x[:2]).layers[0].dead_units == 1
+
+
+def test_shared_branched_two_inputs_two_outputs_and_dropout():
+    minnn.utils.set_random_seed(0)
+    a, b = Input(shape=(3,), name="a"), Input(shape=(3,), name="b")
+    shared = Dense(4, activation="relu", name="shared")
+    s = Add(name="add")([shared(a), shared(b)])
+    drop = minnn.layers.Dropout(0.5, name="drop")(s)
+    model = Model([a, b], [Dense(2, name="o1")(drop), Dense(1, name="o2")(s)])
+    model.compile(optimizer="adam", loss="mse")
+    xa, xb = _data(8, 3, seed=1), _data(8, 3, seed=2)
+    ys = [_data(8, 2, seed=4), _data(8, 1, seed=5)]
+    before = _state(model)
+    trace = trace_step(model, [xa, xb], ys)
+    _assert_unchanged(before, model)
+    calls = sorted((rec.name, rec.call) for rec in trace.layers)
+    assert calls == [("add", 0), ("drop", 0), ("o1", 0), ("o2", 0), ("shared", 0), ("shared", 1)]
+    shared_recs = [rec for rec in trace.layers if rec.name == "shared"]
+    assert all(set(rec.grads) == {"shared/kernel", "shared/bias"} for rec in shared_recs)
+    assert np.array_equal(shared_recs[0].grads["shared/kernel"], shared_recs[1].grads["shared/kernel"])
+    assert trace.layers[[r.name for r in trace.layers].index("add")].input_shape == [(8, 4), (8, 4)]
+    assert "shared [call 2]" in str(trace)
+
+
+def test_refuses_an_uncompiled_model_and_bad_data_clearly():
+    inp = Input(shape=(2,))
+    model = Model(inp, Dense(1)(inp))
+    with pytest.raises(RuntimeError, match="compile"):
+        trace_step(model, _data(4), _data(4, 1))
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match="shape"):
+        trace_step(model, _data(4, 3), _data(4, 1))
+
+
+def test_print_is_a_table_and_python_m_minnn_trace_runs(tmp_path):
+    model = _tutorial()
+    x = _data()
+    text = str(trace_step(model, x, x))
+    assert text.splitlines()[0].startswith("one training step: loss")
+    assert "update/w" in text and "dead" in text
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "minnn.trace"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "one training step: loss" in proc.stdout
+    assert len([line for line in proc.stdout.splitlines() if "kernel" in line]) == 6
+
+
+def test_negative_control_a_trace_without_the_copy_changes_the_model(monkeypatch):
+    """Planted: the step runs on the model itself. The untouched-check then fails."""
+    import minnn.trace as trace_module
+    monkeypatch.setattr(trace_module.copy, "deepcopy", lambda m: m)
+    monkeypatch.setattr(trace_module, "_unpack_all", lambda m: None)
+    model = _tutorial()
+    x = _data()
+    before = _state(model)
+    trace_step(model, x, x)
+    with pytest.raises(AssertionError):
+        _assert_unchanged(before, model)
