@@ -24,10 +24,12 @@ the model as it was. Every failure due to the file is a ``LoadError``.
 """
 import json
 import os
+import warnings
 
 import numpy as np
 
 from . import archive, budget, graph, layers, losses, optimizers, utils
+from . import metrics as metrics_module
 from .archive import LoadError
 from .atomic import IsAFolderError, NotAFileError, PathError, atomic_write  # noqa: F401
 from .atomic import check_path as _check_path
@@ -420,7 +422,43 @@ def _compile_config(model):
     opt = model.optimizer
     opt_cfg = {"class_name": type(opt).__name__, "config": _jsonable(opt.get_config()),
                "iterations": int(opt.iterations)}
-    return {"loss": loss_cfgs, "optimizer": opt_cfg}
+    cfg = {"loss": loss_cfgs, "optimizer": opt_cfg}
+    if getattr(model, "_loss_weights", None) is not None:
+        cfg["loss_weights"] = list(model._loss_weights)
+    if getattr(model, "_metric_specs", None) is not None:
+        cfg["metrics"] = [[_metric_config(m) for m in spec] for spec in model._metric_specs]
+    return cfg
+
+
+def _metric_config(identifier):
+    """A compiled metric as JSON: its string, or its class and config (Keras's own are
+    rebuilt on load; a custom one needs custom_objects then)."""
+    if isinstance(identifier, str):
+        return identifier
+    if isinstance(identifier, metrics_module.Metric):
+        return {"class_name": type(identifier).__name__, "config": _jsonable(identifier.get_config())}
+    if isinstance(identifier, type):
+        return {"class_name": identifier.__name__, "config": {}}
+    return {"class_name": getattr(identifier, "__name__", type(identifier).__name__), "function": True}
+
+
+def _metric_from_config(cfg, custom_objects):
+    """The identifier compile() takes, or None for a custom one that custom_objects lacks."""
+    if isinstance(cfg, str):
+        return cfg
+    name = cfg.get("class_name") if isinstance(cfg, dict) else None
+    obj = (custom_objects or {}).get(name) or getattr(metrics_module, name or "", None)
+    if obj is None:
+        return None
+    if cfg.get("function"):
+        return obj
+    if isinstance(obj, type) and issubclass(obj, metrics_module.Metric):
+        config = {k: v for k, v in (cfg.get("config") or {}).items() if k != "dtype"}
+        try:
+            return obj(**config)
+        except TypeError:
+            return obj()
+    return obj
 
 
 def _jsonable(cfg):
@@ -546,7 +584,19 @@ def _compile_from_config(model, cc, ar, custom_objects, path):
     loss_fns = [_loss_from_config(c, custom_objects, path) for c in cc["loss"]]
     opt = _optimizer_from_config(cc["optimizer"], custom_objects, path)
     loss = dict(zip(model.output_names, loss_fns)) if len(loss_fns) > 1 else loss_fns[0]
-    model.compile(optimizer=opt, loss=loss)
+    metrics = None
+    if isinstance(cc.get("metrics"), list):
+        per_output = [[_metric_from_config(c, custom_objects) for c in spec]
+                      for spec in cc["metrics"] if isinstance(spec, list)]
+        lost = sum(m is None for spec in per_output for m in spec)
+        if lost:
+            warnings.warn(f"load_model: {path!r} was compiled with {lost} custom metric(s) that "
+                          "custom_objects does not name; the model is compiled without them.",
+                          stacklevel=3)
+        per_output = [[m for m in spec if m is not None] for spec in per_output]
+        if any(per_output):
+            metrics = per_output[0] if len(per_output) == 1 else per_output
+    model.compile(optimizer=opt, loss=loss, loss_weights=cc.get("loss_weights"), metrics=metrics)
     n = ar.header.get("optimizer_arrays", 0)
     members = [ar.members[f"{_OPT_PREFIX}{i}"] for i in range(n)]
     if members:

@@ -256,3 +256,121 @@ def test_flatten_sequential_shapes_and_counts_match_keras():
     assert [w.shape for w in m.get_weights()] == [tuple(w.shape) for w in k.get_weights()]
     assert m.count_params() == k.count_params()
     assert m.output_shape == k.output_shape
+
+
+# ---------------------------------------------------------------------------
+# Issues 9 and 10: metrics, multi-output results, callbacks, side by side
+# ---------------------------------------------------------------------------
+def test_hello_world_with_accuracy_same_history_and_evaluate():
+    (x_train, y_train), (x_test, y_test) = mnist_slice()
+    minnn.utils.set_random_seed(0)
+    m = hello_world(minnn, 0.0)
+    k = hello_world(keras, 0.0)
+    k.set_weights(m.get_weights())
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    k.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    hm = m.fit(x_train, y_train, epochs=3, shuffle=False, validation_split=0.1, verbose=0).history
+    hk = k.fit(x_train, y_train, epochs=3, shuffle=False, validation_split=0.1, verbose=0).history
+    assert list(hm) == list(hk) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    for key in hk:
+        np.testing.assert_allclose(hm[key], hk[key], rtol=2e-5, err_msg=key)
+    em, ek = m.evaluate(x_test, y_test, verbose=0), k.evaluate(x_test, y_test, verbose=0)
+    assert len(em) == len(ek) == 2
+    np.testing.assert_allclose(em, ek, rtol=2e-5)
+    dm = m.evaluate(x_test, y_test, verbose=0, return_dict=True)
+    dk = k.evaluate(x_test, y_test, verbose=0, return_dict=True)
+    assert list(dm) == list(dk)
+    np.testing.assert_allclose(list(dm.values()), list(dk.values()), rtol=2e-5)
+
+
+def two_output_model(lib):
+    inp = lib.Input((3,))
+    t = lib.layers.Dense(4, activation="relu", name="trunk")(inp)
+    oa = lib.layers.Dense(2, name="out_a")(t)
+    ob = lib.layers.Dense(1, activation="sigmoid", name="out_b")(t)
+    return lib.Model(inp, [oa, ob])
+
+
+@pytest.mark.parametrize("compile_kw", [
+    dict(loss=["mse", "binary_crossentropy"]),
+    dict(loss={"out_a": "mse", "out_b": "binary_crossentropy"},
+         loss_weights={"out_a": 2.0, "out_b": 0.25}, metrics={"out_a": ["mae"], "out_b": "accuracy"}),
+    dict(loss=["mse", "binary_crossentropy"], loss_weights=[0.5, 3.0],
+         metrics=[["mse", "mae"], ["accuracy"]]),
+])
+def test_two_outputs_same_history_evaluate_and_train_on_batch(compile_kw):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)).astype("float32")
+    ya = rng.normal(size=(40, 2)).astype("float32")
+    yb = (rng.uniform(size=(40, 1)) > 0.5).astype("float32")
+    minnn.utils.set_random_seed(0)
+    m = two_output_model(minnn)
+    k = two_output_model(keras)
+    k.set_weights(m.get_weights())
+    m.compile(optimizer="adam", **compile_kw)
+    k.compile(optimizer="adam", **compile_kw)
+    for lib_model in (m, k):
+        lib_model.results = [lib_model.evaluate(x, [ya, yb], batch_size=8, verbose=0),
+                             lib_model.train_on_batch(x[:8], [ya[:8], yb[:8]]),
+                             lib_model.train_on_batch(x[8:16], [ya[8:16], yb[8:16]], return_dict=True)]
+    np.testing.assert_allclose(m.results[0], k.results[0], rtol=2e-5)
+    np.testing.assert_allclose(m.results[1], k.results[1], rtol=2e-5)
+    assert list(m.results[2]) == list(k.results[2])
+    np.testing.assert_allclose(list(m.results[2].values()), list(k.results[2].values()), rtol=2e-5)
+    hm = m.fit(x, [ya, yb], epochs=3, batch_size=8, shuffle=False, validation_split=0.25, verbose=0).history
+    hk = k.fit(x, [ya, yb], epochs=3, batch_size=8, shuffle=False, validation_split=0.25, verbose=0).history
+    assert list(hm) == list(hk)
+    for key in hk:
+        np.testing.assert_allclose(hm[key], hk[key], rtol=2e-5, err_msg=key)
+
+
+def test_same_callback_hook_sequence_as_keras():
+    def tracer(base):
+        class Trace(base):
+            def __init__(self):
+                super().__init__()
+                self.events = []
+        for hook in ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end",
+                     "on_train_batch_begin", "on_train_batch_end", "on_test_begin", "on_test_end",
+                     "on_test_batch_begin", "on_test_batch_end"):
+            def rec(self, *args, _h=hook, **kw):
+                logs = kw.get("logs", args[-1] if args and isinstance(args[-1], dict) else None)
+                index = args[0] if args and isinstance(args[0], int) else None
+                self.events.append((_h, index, sorted(logs) if logs else []))
+            setattr(Trace, hook, rec)
+        return Trace()
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(10, 3)).astype("float32"), rng.normal(size=(10, 2)).astype("float32")
+    minnn.utils.set_random_seed(0)
+    m = minnn.Model(inp := minnn.Input((3,)), minnn.layers.Dense(2)(inp))
+    k = keras.Model(kinp := keras.Input((3,)), keras.layers.Dense(2)(kinp))
+    for model, base in ((m, minnn.callbacks.Callback), (k, keras.callbacks.Callback)):
+        model.compile("adam", "mse", metrics=["mae"])
+        model.trace = tracer(base)
+        model.fit(x, y, epochs=2, batch_size=4, validation_split=0.3, verbose=0,
+                  callbacks=[model.trace])
+        model.evaluate(x, y, batch_size=4, verbose=0, callbacks=[model.trace])
+    assert m.trace.events == k.trace.events
+
+
+def test_early_stopping_restores_at_the_end_and_prints_as_keras(capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10, 3)).astype("float32")
+    y = 3 * x[:, :2]
+    minnn.utils.set_random_seed(1)
+    m = minnn.Model(inp := minnn.Input((3,)), minnn.layers.Dense(2)(inp))
+    k = keras.Model(kinp := keras.Input((3,)), keras.layers.Dense(2)(kinp))
+    k.set_weights(m.get_weights())
+    out = {}
+    for name, model, lib in (("minnn", m, minnn), ("keras", k, keras)):
+        model.compile(lib.optimizers.SGD(1.45), "mse")  # the loss falls, then rises
+        es = lib.callbacks.EarlyStopping(monitor="loss", patience=10, restore_best_weights=True,
+                                         verbose=1)
+        model.h = model.fit(x, y, epochs=4, batch_size=4, shuffle=False, verbose=0, callbacks=[es])
+        out[name] = capsys.readouterr().out
+    np.testing.assert_allclose(m.h.history["loss"], k.h.history["loss"], rtol=1e-5)
+    assert int(np.argmin(m.h.history["loss"])) < 3   # the best epoch is not the last
+    assert out["minnn"] == out["keras"]
+    for a, b in zip(m.get_weights(), k.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)

@@ -252,3 +252,17 @@ def test_epoch_accuracy_is_a_per_sample_mean_in_fit():
     # negative control: the mean of the three batch accuracies is a different number here
     batch_means = [hits[:4].mean(), hits[4:8].mean(), hits[8:].mean()]
     assert np.mean(batch_means) != pytest.approx(hits.mean())
+
+
+def test_save_and_load_keep_metrics_and_loss_weights(tmp_path):
+    x, yb, _ = data()
+    m = one_dense(1, "sigmoid", "binary_crossentropy",
+                  ["accuracy", metrics.BinaryAccuracy(name="acc_at_0.7", threshold=0.7), "mae"])
+    m.compile(minnn.optimizers.SGD(0.1), "binary_crossentropy", loss_weights=0.5,
+              metrics=["accuracy", metrics.BinaryAccuracy(name="acc_at_0.7", threshold=0.7), "mae"])
+    before = m.evaluate(x, yb, verbose=0, return_dict=True)
+    m.save(tmp_path / "m.minnn")
+    loaded = minnn.models.load_model(tmp_path / "m.minnn")
+    assert loaded._loss_weights == [0.5]
+    assert loaded.evaluate(x, yb, verbose=0, return_dict=True) == before
+    assert loaded._compiled_metrics[0][1]._fn_kwargs == {"threshold": 0.7}
