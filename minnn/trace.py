@@ -23,6 +23,7 @@ the batch, so that they pass no gradient back at all.
 ``python -m minnn.trace`` prints the trace of one batch of the tutorial model.
 """
 import copy
+import threading
 
 import numpy as np
 
@@ -175,7 +176,7 @@ def trace_step(model, x, y):
 
 
 def _trace_on_copy(model, x, y):
-    twin = copy.deepcopy(model)
+    twin = copy.deepcopy(model, _fresh_locks(model, {}))
     _unpack_all(twin)  # the copy's weights are independent arrays: pack them afresh
     xs, ys, _ = twin._standardize_xy(x, y)
     records, pending = [], {}
@@ -204,6 +205,18 @@ def _trace_on_copy(model, x, y):
             step = np.linalg.norm(w.value.astype(np.float64) - before[w.name])
             rec.update_ratios[w.name] = float(step / size) if size > 0 else None  # w = 0: undefined
     return StepTrace(float(loss), float(loss_after), records)
+
+
+def _fresh_locks(model, memo):
+    """A deepcopy memo giving each model in the copy a new lock of its own (a lock cannot
+    be copied; fit holds its model's while it runs, and a callback may trace)."""
+    lock = getattr(model, "_fit_lock", None)
+    if lock is not None:
+        memo[id(lock)] = threading.Lock()
+    for layer in getattr(model, "layers", []):
+        if hasattr(layer, "_steps"):
+            _fresh_locks(layer, memo)
+    return memo
 
 
 def _unpack_all(model):

@@ -230,7 +230,7 @@ def test_print_is_a_table_and_python_m_minnn_trace_runs(tmp_path):
 def test_negative_control_a_trace_without_the_copy_changes_the_model(monkeypatch):
     """Planted: the step runs on the model itself. The untouched-check then fails."""
     import minnn.trace as trace_module
-    monkeypatch.setattr(trace_module.copy, "deepcopy", lambda m: m)
+    monkeypatch.setattr(trace_module.copy, "deepcopy", lambda m, memo=None: m)
     monkeypatch.setattr(trace_module, "_unpack_all", lambda m: None)
     model = _tutorial()
     x = _data()
@@ -238,3 +238,19 @@ def test_negative_control_a_trace_without_the_copy_changes_the_model(monkeypatch
     trace_step(model, x, x)
     with pytest.raises(AssertionError):
         _assert_unchanged(before, model)
+
+
+def test_a_callback_can_trace_the_model_while_fit_runs():
+    model = _tutorial()
+    x = _data()
+    traces = []
+
+    class TraceEachEpoch(minnn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            traces.append(trace_step(self.model, x, x))
+
+    model.fit(x, x, epochs=2, batch_size=16, verbose=0, shuffle=False, callbacks=[TraceEachEpoch()])
+    twin = _tutorial()
+    twin.fit(x, x, epochs=2, batch_size=16, verbose=0, shuffle=False)
+    assert len(traces) == 2 and traces[1].loss_before < traces[0].loss_before
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), twin.get_weights()))
