@@ -152,26 +152,19 @@ assert clf_diff < 1e-5, clf_diff
 # %% [markdown]
 # In Keras the gradients come from automatic differentiation: JAX traces `call` and
 # derives the backward pass itself. In minnn every layer states its own backward pass.
-# Here is that pass for one batch of 4 points, from the loss back to the input: what each
-# layer receives (dL/dy), what it hands on (dL/dx), and the gradients of its weights.
+# `minnn.trace.trace_step` runs one training step on a copy of the model and records it
+# layer by layer, from the loss back to the input: the gradient arriving at each layer
+# (|dy|), the one it sends back (|dx|), its weights' gradients and how much the update
+# moves them (‖Δw‖/‖w‖).
 
 # %%
-xb, yb = data[:4], y[:4]
-loss_fn = m_clf._loss_fns[0]
-y_pred = m_clf.forward(xb)
-print(f"loss on the batch: {loss_fn.forward(yb, y_pred):.6f}")
-dy = loss_fn.backward(yb, y_pred)
-m_clf.zero_grad()
-for layer in reversed([l for l in m_clf.layers if l.weights]):
-    x_in, z, out_y = layer.cache
-    dx = layer.backward(dy)
-    print(f"\n{layer.name} ({type(layer).__name__}, activation {layer.activation.name}): "
-          f"y = f(x·W + b), x {x_in.shape} -> y {out_y.shape}")
-    print(f"  dL/dy  received : {np.array2string(dy[0], precision=4)} (first row)")
-    for w in layer.weights:
-        print(f"  dL/d{w.name.split('/')[-1]:<6s} norm {np.linalg.norm(w.grad):.4e}")
-    print(f"  dL/dx  handed on: {np.array2string(dx[0], precision=4)} (first row)")
-    dy = dx
+import minnn.trace  # noqa: E402
+
+xb, yb = data[:64], y[:64]
+step = minnn.trace.trace_step(m_clf, xb, yb)
+print(step)
+by_layer = {rec.name: rec for rec in step.layers}
+assert [rec.name for rec in step.layers] == ["prob", "hidden"]   # backward order
 
 # %% [markdown]
 # Those are the numbers JAX finds for the Keras model. We check one: the kernel gradient
@@ -189,7 +182,7 @@ if keras.backend.backend() == "jax":
     grads = jax.grad(keras_loss)([v.value for v in clf.trainable_variables])
     by_var = {id(v): g for v, g in zip(clf.trainable_variables, grads)}
     g_keras = np.asarray(by_var[id(clf.get_layer("prob").kernel)])
-    g_minnn = m_clf.get_layer("prob").kernel.grad
+    g_minnn = by_layer["prob"].grads["prob/kernel"]
     grad_diff = float(np.max(np.abs(g_keras - g_minnn)))
     print(f"output kernel gradient, Keras (autodiff) vs minnn (by hand): {grad_diff:.2e}")
     assert grad_diff < 1e-6, grad_diff

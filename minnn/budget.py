@@ -19,14 +19,12 @@ class BudgetExceeded(ValueError):
     """A layer asked for more weight values than the file being loaded holds."""
 
 
-@contextlib.contextmanager
-def limit(n_values):
-    """Within this block, layers may create at most ``n_values`` weight values in total."""
-    token = _remaining.set([n_values])
-    try:
-        yield
-    finally:
-        _remaining.reset(token)
+def limit(stack, n_values):
+    """Until ``stack`` (a ``contextlib.ExitStack`` being used in a ``with``) closes, layers
+    may create at most ``n_values`` weight values in total. Setting the limit and
+    registering its removal are one statement, and the removal is the C-level
+    ``ContextVar.reset`` called by the ExitStack, so no Ctrl-C can leave it in place."""
+    stack.callback(_remaining.reset, _remaining.set([n_values]))
 
 
 def reserve(shape, what):

@@ -40,11 +40,11 @@ class UnsupportedError(ValueError):
     ``pieces`` is the list of descriptions, one per unsupported piece.
     """
 
-    def __init__(self, what, pieces):
+    def __init__(self, what, pieces, lacking="the other side"):
         self.pieces = list(pieces)
         lines = "\n".join(f"  - {p}" for p in self.pieces)
         super().__init__(
-            f"{what} uses {len(self.pieces)} piece(s) that the other side does not have; "
+            f"{what} uses {len(self.pieces)} piece(s) that {lacking} does not have; "
             f"nothing was built:\n{lines}"
         )
 
@@ -217,7 +217,46 @@ def _minnn_compile_problems(model, keras):
     kind = type(opt).__name__
     if kind not in _KERAS_SLOTS or not hasattr(keras.optimizers, kind):
         problems.append(f"{kind} (optimizer)")
+    for out, spec in zip(model.output_names, getattr(model, "_metric_specs", None) or []):
+        for identifier in spec:
+            if _keras_metric(keras, identifier) is None:
+                problems.append(f"{_describe(identifier)} (metric of output '{out}')")
     return problems
+
+
+def _describe(obj):
+    if isinstance(obj, str):
+        return repr(obj)
+    if callable(obj) and not isinstance(obj, type) and hasattr(obj, "__name__"):
+        return f"function {obj.__name__!r}"
+    return type(obj).__name__
+
+
+def _keras_metric(keras, identifier):
+    """The Keras counterpart of one of minnn's metric identifiers, or None."""
+    if isinstance(identifier, str):
+        if identifier.lower() in ("accuracy", "acc"):
+            return identifier
+        try:
+            keras.metrics.get(identifier)
+        except (ValueError, TypeError):
+            return None
+        return identifier
+    if isinstance(identifier, type):
+        identifier = identifier()
+    from . import metrics as metrics_module
+    if isinstance(identifier, metrics_module.Metric):
+        cls = getattr(keras.metrics, type(identifier).__name__, None)
+        if cls is None or type(identifier).__name__ in ("Mean", "MeanMetricWrapper"):
+            return None
+        return cls(name=identifier.name)
+    name = getattr(identifier, "__name__", None)
+    if name is None or identifier not in getattr(metrics_module, "_FUNCTIONS", {}):
+        return None  # a user's own function: NumPy code that Keras cannot run
+    try:
+        return keras.metrics.get(name)
+    except (ValueError, TypeError):
+        return None
 
 
 def _keras_initializer(init, keras):
@@ -362,13 +401,15 @@ def to_keras(model):
         problems += _minnn_layer_problems(layer, keras)
     problems += _minnn_compile_problems(model, keras)
     if problems:
-        raise UnsupportedError(f"The minnn model '{model.name}'", problems)
+        raise UnsupportedError(f"The minnn model '{model.name}'", problems, "Keras")
 
     conv = _ToKeras(keras)
     kmodel = conv.model(model)
     pairs = _paired_weights(conv.pairs)
     for w, v in pairs:
-        v.assign(w.value)
+        # A copy: on the CPU, JAX may wrap a NumPy array without copying it, and minnn
+        # updates its weights in place, so the Keras model would train on minnn's changes.
+        v.assign(np.array(w.value, copy=True))
     if getattr(model, "compiled", False):
         _compile_keras(model, kmodel, pairs, keras)
     return kmodel
@@ -383,7 +424,16 @@ def _compile_keras(model, kmodel, pairs, keras):
     loss = loss_objs[0] if len(loss_objs) == 1 else loss_objs
     opt = model.optimizer
     kopt = getattr(keras.optimizers, type(opt).__name__)(**opt.get_config())
-    kmodel.compile(optimizer=kopt, loss=loss)
+    kwargs = {}
+    weights = getattr(model, "_loss_weights", None)
+    if weights is not None:
+        kwargs["loss_weights"] = list(weights)
+    specs = getattr(model, "_metric_specs", None)
+    if specs:
+        per_output = [[_keras_metric(keras, i) for i in spec] for spec in specs]
+        kwargs["metrics"] = per_output[0] if len(per_output) == 1 else \
+            {n: m for n, m in zip(model.output_names, per_output) if m}
+    kmodel.compile(optimizer=kopt, loss=loss, **kwargs)
     if opt.iterations == 0 and not opt.get_state():
         return
     kopt.build(kmodel.trainable_variables)
@@ -401,7 +451,7 @@ def _compile_keras(model, kmodel, pairs, keras):
     index = {id(w): i for i, w in enumerate(model.weights)}
     for slot, arrays in zip(slots, per_kind):
         for w, v in pairs:
-            slot[kopt._get_variable_index(v)].assign(arrays[index[id(w)]])
+            slot[kopt._get_variable_index(v)].assign(np.array(arrays[index[id(w)]], copy=True))
 
 
 # ---------------------------------------------------------------------------
@@ -709,14 +759,87 @@ def _keras_compile_problems(keras, kmodel):
             problems.append(f"{why} (loss of output '{out}')")
     _, opt_problems = _keras_optimizer_to_minnn(kmodel.optimizer)
     problems += opt_problems
-    cc = getattr(kmodel, "_compile_config", None)
-    cfg = getattr(cc, "config", {}) if cc is not None else {}
-    if cfg.get("loss_weights") is not None:
-        problems.append(f"loss_weights={cfg['loss_weights']!r} (compile)")
-    for key in ("metrics", "weighted_metrics"):
-        if cfg.get(key):
-            problems.append(f"{key}={cfg[key]!r} (compile): minnn.interop does not move metrics yet")
+    cfg = _keras_compile_args(kmodel)
+    if cfg.get("weighted_metrics"):
+        problems.append(f"weighted_metrics={cfg['weighted_metrics']!r} (compile): minnn has "
+                        "no sample weights")
+    for out, identifier in _keras_metric_entries(kmodel):
+        if _minnn_metric(keras, identifier) is None:
+            problems.append(f"{_keras_metric_class(keras, identifier)} (metric of output '{out}')")
     return problems
+
+
+def _keras_metric_class(keras, identifier):
+    """Keras's class name for a metric given as a string ('auc' -> 'AUC'), where it has one."""
+    if isinstance(identifier, str):
+        try:
+            found = keras.metrics.get(identifier)
+        except (ValueError, TypeError):
+            return repr(identifier)
+        if isinstance(found, keras.metrics.Metric):
+            return type(found).__name__
+        return getattr(found, "__name__", repr(identifier))
+    return _describe(identifier)
+
+
+def _keras_compile_args(kmodel):
+    """What compile() was given (loss_weights, metrics, ...), as Keras keeps it."""
+    cc = getattr(kmodel, "_compile_config", None)
+    return dict(getattr(cc, "config", {}) or {}) if cc is not None else {}
+
+
+def _keras_metric_entries(kmodel):
+    """[(output name, metric identifier as given to compile)], flattened."""
+    metrics = _keras_compile_args(kmodel).get("metrics")
+    names = _keras_output_names(kmodel)
+    if not metrics:
+        return []
+    if isinstance(metrics, dict):
+        per = [(n, metrics.get(n)) for n in names]
+    elif len(names) == 1:
+        per = [(names[0], metrics)]
+    else:
+        per = list(zip(names, metrics))
+    out = []
+    for n, m in per:
+        for item in (m if isinstance(m, (list, tuple)) else [m] if m is not None else []):
+            out.append((n, item))
+    return out
+
+
+def _minnn_metric(keras, identifier):
+    """minnn's counterpart of a Keras metric identifier, or None."""
+    from . import metrics as metrics_module
+    if isinstance(identifier, str):
+        try:
+            metrics_module.check(identifier)
+        except (ValueError, TypeError):
+            return None
+        return identifier
+    if isinstance(identifier, keras.metrics.Metric):
+        kind = type(identifier).__name__
+        cfg = identifier.get_config()
+        try:
+            metric = metrics_module.get(kind)
+        except (ValueError, TypeError):
+            return None
+        params = _init_params(type(metric))
+        for key, value in cfg.items():
+            if key in ("name", "dtype"):
+                continue
+            default = {"threshold": 0.5}.get(key, object())
+            if key not in params and value != default:
+                return None
+        metric.name = identifier.name
+        return metric
+    name = getattr(identifier, "__name__", None)
+    if name is None:
+        return None
+    try:
+        metrics_module.check(name)
+    except (ValueError, TypeError):
+        return None
+    return name
 
 
 def _keras_built(kmodel):
@@ -789,7 +912,7 @@ def from_keras(keras_model):
         )
     if _keras_class(keras_model) not in ("Functional", "Sequential"):
         raise UnsupportedError(f"The Keras model '{keras_model.name}'",
-                               _keras_layer_problems(keras, keras_model))
+                               _keras_layer_problems(keras, keras_model), "minnn")
     if not _keras_built(keras_model):
         raise ValueError(
             f"The Keras model '{keras_model.name}' is not built yet, so it has no weights to "
@@ -801,7 +924,7 @@ def from_keras(keras_model):
         problems += _keras_layer_problems(keras, op)
     problems += _keras_compile_problems(keras, keras_model)
     if problems:
-        raise UnsupportedError(f"The Keras model '{keras_model.name}'", problems)
+        raise UnsupportedError(f"The Keras model '{keras_model.name}'", problems, "minnn")
 
     # Building layers draws initial weights from minnn's generator; they are overwritten
     # at once, so put the generator back as it was (a conversion is not a random event).
@@ -825,7 +948,16 @@ def _compile_minnn(keras, kmodel, model, pairs):
     loss = fns[0] if len(fns) == 1 else fns
     kopt = kmodel.optimizer
     opt, _ = _keras_optimizer_to_minnn(kopt)
-    model.compile(optimizer=opt, loss=loss)
+    kwargs = {}
+    args = _keras_compile_args(kmodel)
+    if args.get("loss_weights") is not None:
+        kwargs["loss_weights"] = args["loss_weights"]
+    entries = _keras_metric_entries(kmodel)
+    if entries:
+        names = model.output_names
+        per = {n: [_minnn_metric(keras, i) for o, i in entries if o == n] for n in names}
+        kwargs["metrics"] = per[names[0]] if len(names) == 1 else {n: m for n, m in per.items() if m}
+    model.compile(optimizer=opt, loss=loss, **kwargs)
     if not kopt.built:
         return
     opt.iterations = int(np.asarray(kopt.iterations.value))

@@ -22,6 +22,7 @@ read from the headers and checked against the model before any data is read,
 then the values are checked, and only then assigned, so a failed load leaves
 the model as it was. Every failure due to the file is a ``LoadError``.
 """
+import contextlib
 import json
 import os
 import warnings
@@ -448,8 +449,8 @@ def _metric_from_config(cfg, custom_objects):
         return cfg
     name = cfg.get("class_name") if isinstance(cfg, dict) else None
     obj = (custom_objects or {}).get(name) or getattr(metrics_module, name or "", None)
-    if obj is None:
-        return None
+    if obj is None or not callable(obj) or (name or "").startswith("_"):
+        return None  # a name from the file picks only a public metric, never e.g. `np`
     if cfg.get("function"):
         return obj
     if isinstance(obj, type) and issubclass(obj, metrics_module.Metric):
@@ -548,19 +549,16 @@ def _load_model(path, custom_objects, compile):
         # A model that loads has exactly as many weight values as the file holds:
         # building may allocate no more than that.
         n_values = sum(m.size for m in weights.values() if m.dtype.kind == "f")
-        # Building layers draws initial weights from minnn's generator; those draws are
-        # thrown away, so put the generator back as it was.
-        rng_state = utils.get_rng().bit_generator.state
         try:
-            with budget.limit(n_values):
+            with contextlib.ExitStack() as undo:  # no `try:` line inside: see atomic.py
+                _keep_rng(undo)
+                budget.limit(undo, n_values)
                 model = model_from_config(header["config"], custom_objects)
         except LoadError as e:
             raise LoadError(f"{what}: {path!r}: {e}") from None
         except Exception as e:
             raise LoadError(f"{what}: {path!r} holds an architecture minnn cannot rebuild "
                             f"({type(e).__name__}: {e}).") from None
-        finally:
-            utils.get_rng().bit_generator.state = rng_state
         _assign(_read_values(ar, _check_weights(model, weights, path, what), model))
         cc = header.get("compile")
         if compile and cc is not None:
@@ -573,6 +571,14 @@ def _load_model(path, custom_objects, compile):
                                 f"({type(e).__name__}: {e}). Load with compile=False to skip them."
                                 ) from None
     return model
+
+
+def _keep_rng(stack):
+    """Put minnn's generator back as it was when ``stack`` closes: building layers draws
+    initial weights from it, and load_model throws those draws away. The restore is a
+    C-level setattr called by the ExitStack, so even a Ctrl-C cannot skip it."""
+    bit_generator = utils.get_rng().bit_generator
+    stack.callback(setattr, bit_generator, "state", bit_generator.state)
 
 
 def _compile_from_config(model, cc, ar, custom_objects, path):

@@ -35,6 +35,19 @@ class AlreadyFittingError(RuntimeError):
     corrupt both."""
 
 
+class _RunLock:
+    """The lock fit holds; a copy of a model (copy.deepcopy, pickle) gets a free one."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+
+    def __deepcopy__(self, memo):
+        return _RunLock()
+
+    def __reduce__(self):
+        return (_RunLock, ())
+
+
 class NotCompiledError(RuntimeError, ValueError):
     """fit/evaluate/train_on_batch before compile. A RuntimeError, as in Keras, and
     also a ValueError, as every other bad call in minnn."""
@@ -223,7 +236,7 @@ class Trainer:
         self._loss_tracker = None
         self._output_loss_trackers = []
         self._step_guard = StepGuard()  # makes each optimiser step all-or-nothing
-        self._fit_lock = threading.Lock()  # held while fit runs: one run at a time
+        self._fit_lock = _RunLock()  # held while fit runs: one run at a time
 
     # -- compile ----------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
@@ -583,7 +596,8 @@ class Trainer:
                 # between them; the ExitStack then calls the C-level Lock.release however
                 # fit ends. (No `try:` line may follow inside this block: an interrupt
                 # traced at a `try:` line skips the handlers around it.)
-                if self._fit_lock.acquire(blocking=False): held.callback(self._fit_lock.release)
+                lock = self._fit_lock.lock
+                if lock.acquire(blocking=False): held.callback(lock.release)
                 else: raise self._already_fitting()  # noqa: E701
                 # A diverging run is reported in one clear message (see _report_divergence),
                 # so numpy's overflow warnings on the way there would only be noise.

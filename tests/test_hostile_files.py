@@ -426,3 +426,17 @@ def test_the_member_count_is_capped(trained, monkeypatch):
     m, path, _ = trained
     monkeypatch.setattr(archive, "MAX_MEMBERS", 3)
     assert_refused(m, path, "minnn reads files of at most 3 arrays")
+
+
+@pytest.mark.parametrize("name", ["np", "config", "_private"])
+def test_a_metric_name_in_the_file_picks_only_a_public_metric(tmp_path, trained, name):
+    # The file names its metrics; a name must not reach any other attribute of minnn.metrics
+    # (its `np`, its `config`, its private helpers).
+    m, path, _ = trained
+    header, arrays = read_file(path)
+    header["compile"]["metrics"] = [[{"class_name": name, "function": True}]]
+    p = tmp_path / "metric.minnn"
+    write_file(p, header, arrays)
+    with pytest.warns(UserWarning, match="custom metric"):
+        loaded = minnn.models.load_model(p)
+    assert not any(loaded._metric_specs or [])

@@ -38,9 +38,12 @@ def _same_predictions(m, k, x):
 
 
 def _next_epoch(m, k, x, y, batch_size=32):
-    hm = m.fit(x, y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0).history["loss"]
-    hk = k.fit(x, y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0).history["loss"]
-    return _rel(hm, hk)
+    """The largest relative difference between the two histories of one more epoch, over
+    every logged key (the loss, per-output losses, metrics), which must be the same keys."""
+    hm = m.fit(x, y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0).history
+    hk = k.fit(x, y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0).history
+    assert sorted(hm) == sorted(hk)
+    return max(_rel(hm[key], hk[key]) for key in hk)
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +90,41 @@ def test_optimizer_state_is_what_makes_the_histories_agree(data, monkeypatch):
     k = interop.to_keras(ae)
     assert _same_predictions(ae, k, data) < PRED_TOL   # the weights still moved
     assert _next_epoch(ae, k, data, data, batch_size=64) > 10 * HIST_TOL
+
+
+def _small_trained_minnn():
+    minnn.utils.set_random_seed(6)
+    i = minnn.Input((3,))
+    m = minnn.Model(i, minnn.Dense(1)(minnn.Dense(4, activation="tanh")(i)))
+    m.compile("adam", "mse")
+    x = np.random.default_rng(6).normal(size=(32, 3)).astype("float32")
+    m.fit(x, x[:, :1], epochs=1, batch_size=16, verbose=0)
+    return m, x
+
+
+def test_the_keras_model_owns_its_arrays(monkeypatch):
+    """On the CPU, JAX may wrap a NumPy array without copying it; minnn updates its weights
+    in place, so without a copy the Keras model would silently train on minnn's changes."""
+    m, x = _small_trained_minnn()
+    k = interop.to_keras(m)
+    before = [w.copy() for w in k.get_weights()]
+    m.fit(x, x[:, :1], epochs=1, batch_size=16, verbose=0)   # minnn moves on alone
+    assert all(np.array_equal(a, b) for a, b in zip(before, k.get_weights()))
+
+
+def test_negative_control_without_the_copy_keras_sees_minnn_training(monkeypatch):
+    m, x = _small_trained_minnn()
+    real_array = np.array
+    monkeypatch.setattr(np, "array", lambda a, *args, copy=True, **kw:
+                        a if isinstance(a, np.ndarray) and not args and not kw
+                        else real_array(a, *args, copy=copy, **kw))
+    k = interop.to_keras(m)
+    monkeypatch.undo()
+    before = [w.copy() for w in k.get_weights()]
+    m.fit(x, x[:, :1], epochs=1, batch_size=16, verbose=0)
+    if all(np.array_equal(a, b) for a, b in zip(before, k.get_weights())):
+        pytest.skip("this JAX build copied the arrays itself, so the planted bug is harmless here")
+    assert not all(np.array_equal(a, b) for a, b in zip(before, k.get_weights()))
 
 
 def test_uncompiled_model_moves_without_loss_or_optimizer(data):
@@ -171,7 +209,8 @@ def test_keras_classifier_with_bce_and_adam_to_minnn():
     keras.utils.set_random_seed(1)
     k = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"),
                           keras.layers.Dense(1, activation="sigmoid")], name="clf")
-    k.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
+    k.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy",
+              metrics=["accuracy", "mse"])
     k.fit(x, y, epochs=2, batch_size=32, verbose=0)
     m = interop.from_keras(k)
     assert m.name == "clf"
@@ -208,16 +247,20 @@ def test_two_inputs_two_outputs_and_a_shared_layer():
     oa = keras.layers.Dense(1, name="oa")(h)
     ob = keras.layers.Dense(2, activation="sigmoid", name="ob")(h)
     k = keras.Model([x1, x2], [oa, ob], name="two")
-    k.compile(optimizer="adam", loss=["mse", "mse"])
+    k.compile(optimizer="adam", loss=["mse", "binary_crossentropy"], loss_weights=[2.0, 0.5],
+              metrics={"oa": ["mae"], "ob": ["accuracy", keras.metrics.BinaryAccuracy(name="acc2")]})
     rng = np.random.default_rng(2)
     xs = [rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 5)).astype("float32")]
-    ys = [rng.normal(size=(64, 1)).astype("float32"), rng.uniform(size=(64, 2)).astype("float32")]
+    ys = [rng.normal(size=(64, 1)).astype("float32"),
+          (rng.uniform(size=(64, 2)) > 0.5).astype("float32")]
     k.fit(xs, ys, epochs=1, batch_size=16, verbose=0)
     m = interop.from_keras(k)
     assert m.count_params() == k.count_params()
     assert m.output_names == ["oa", "ob"]
     assert _same_predictions(m, k, xs) < PRED_TOL
     assert _next_epoch(m, k, xs, ys, batch_size=16) < HIST_TOL
+    k2 = interop.to_keras(m)   # and back: loss weights and metrics travel too
+    assert _next_epoch(m, k2, xs, ys, batch_size=16) < HIST_TOL
 
 
 def test_keras_pieces_minnn_lacks_are_all_listed_before_building(monkeypatch):
@@ -228,7 +271,7 @@ def test_keras_pieces_minnn_lacks_are_all_listed_before_building(monkeypatch):
                            kernel_regularizer=keras.regularizers.L2(0.01))(h)
     out = keras.layers.LayerNormalization(name="norm")(h)
     k = keras.Model(inp, out)
-    k.compile(optimizer="nadam", loss="huber")
+    k.compile(optimizer="nadam", loss="huber", metrics=["auc"])
 
     def no_building(*args, **kwargs):
         raise AssertionError("a minnn layer was built before the error")
@@ -239,9 +282,11 @@ def test_keras_pieces_minnn_lacks_are_all_listed_before_building(monkeypatch):
     text = str(err.value)
     for name in ("Conv2D (layer 'conv')", "activation 'gelu' (Dense 'd_gelu')",
                  "kernel_regularizer=L2 (Dense 'd_gelu')", "LayerNormalization (layer 'norm')",
-                 "Huber (loss of output 'norm')", "Nadam (optimizer)"):
+                 "Huber (loss of output 'norm')", "Nadam (optimizer)",
+                 "AUC (metric of output 'norm')"):
         assert any(name in p for p in pieces), (name, pieces)
         assert name in text
+    assert text.startswith("The Keras model") and "that minnn does not have" in text
 
 
 def test_subclassed_keras_model_is_refused_clearly():

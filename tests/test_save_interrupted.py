@@ -245,3 +245,28 @@ def test_long_file_names_save_and_load(tmp_path, length):
     m.save(path)  # over an existing file, too
     assert os.listdir(tmp_path) == [name]
     assert same(weights_in(path, "save"), m.get_weights() + m.optimizer.get_state())
+
+
+@posix_only
+def test_ctrl_c_at_every_line_of_load_model_leaves_nothing_behind(tmp_path):
+    # A Ctrl-C while load_model builds must not leave its allocation limit in force, nor
+    # minnn's generator advanced by the thrown-away initial weights, nor a file open.
+    from minnn import budget
+    m = small()
+    m.fit(X, X, epochs=1, batch_size=4, verbose=0)
+    path = tmp_path / "m.minnn"
+    m.save(path)
+    load = lambda: minnn.models.load_model(path)  # noqa: E731
+    fired = 0
+    for where in executed_lines(load):
+        minnn.utils.set_random_seed(5)
+        rng = minnn.utils.get_rng().bit_generator.state
+        fds = open_descriptors()
+        if not interrupt_at(load, where):
+            continue
+        fired += 1
+        assert budget._remaining.get() is None, f"limit left in force after Ctrl-C at {short(where)}"
+        assert minnn.utils.get_rng().bit_generator.state == rng, f"generator moved: {short(where)}"
+        assert open_descriptors() == fds, f"descriptor leaked after Ctrl-C at {short(where)}"
+    assert fired > 50
+    Dense(1000)(Input((1000,)))  # building goes on unlimited
