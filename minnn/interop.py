@@ -395,6 +395,12 @@ def to_keras(model):
         raise TypeError(
             f"to_keras expects a minnn Model, received {type(model).__name__}."
         )
+    if not getattr(model, "built", False) or not getattr(model, "inputs", None):
+        raise ValueError(
+            f"The minnn model '{model.name}' is not built yet, so it has no weights to move. "
+            "Start it with minnn.Input(shape=...), or call model.build((None, ...)) or fit "
+            "it once, then convert it."
+        )
     keras = import_keras()
     problems = []
     for layer in _minnn_leaf_layers(model):

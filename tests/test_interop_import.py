@@ -99,3 +99,11 @@ def test_a_backend_chosen_before_is_kept():
         {"KERAS_BACKEND": "numpy"},
     )
     assert out.splitlines()[-1] == "numpy numpy True"
+
+
+def test_an_unbuilt_model_is_refused_before_keras_is_needed():
+    import minnn
+    from minnn import interop
+
+    with pytest.raises(ValueError, match="'lazy' is not built yet"):
+        interop.to_keras(minnn.Sequential([minnn.Dense(2)], name="lazy"))
