@@ -81,7 +81,7 @@ def profile(model, x, batch_size, steps):
     reps = 200
     t = clock()
     for _ in range(reps):
-        model._grad_flat.fill(0)
+        model.zero_grad()
     t_fill = (clock() - t) / reps
 
     t = clock()

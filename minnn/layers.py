@@ -24,19 +24,40 @@ import numbers
 
 import numpy as np
 
-from . import activations, budget, config, graph, initializers, utils
+from . import activations, budget, config, graph, initializers, storage, utils
 
 
 class Weight:
-    """A trainable array and, beside it, the gradient of the loss with respect to it."""
+    """A trainable array and, beside it, the gradient of the loss with respect to it.
 
-    __slots__ = ("name", "value", "grad", "owner")
+    The array is allocated once (next to the previous weights, see ``storage``)
+    and never replaced: ``weight.value`` is the live array for as long as the
+    weight exists, and assigning to it copies the new numbers into that array.
+    """
+
+    __slots__ = ("name", "_value", "grad")
 
     def __init__(self, name, value):
+        value = np.asarray(value)
         self.name = name
-        self.value = value
-        self.grad = np.zeros_like(value)
-        self.owner = None  # the model whose flat buffer holds value and grad, if any
+        self._value, self.grad = storage.allocate(value.shape, value.dtype)
+        self._value[...] = value
+
+    @property
+    def value(self):
+        return self._value
+
+    @value.setter
+    def value(self, new):
+        # Into the existing array: models, optimisers and the learner's own
+        # references all keep pointing at the live weights.
+        new = np.asarray(new)
+        if new.shape != self._value.shape:
+            raise ValueError(
+                f"Weight {self.name} has shape {self._value.shape}; received an array of "
+                f"shape {new.shape}."
+            )
+        self._value[...] = new
 
     @property
     def shape(self):

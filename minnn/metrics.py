@@ -84,7 +84,7 @@ class Mean(Metric):
         With a scalar ``sample_weight`` w, as fit's loss tracker uses it with the batch
         size: total += w·value and count += w.
         """
-        if sample_weight is not None and isinstance(values, float) and np.ndim(sample_weight) == 0:
+        if isinstance(values, float) and isinstance(sample_weight, (int, float)):
             # fit's loss tracker, once per step: one value, one weight, in float32 as Keras.
             w = self._type(sample_weight)
             self.total += self._type(values) * w

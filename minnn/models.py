@@ -11,7 +11,7 @@ import inspect
 
 import numpy as np
 
-from . import graph, saving, utils
+from . import graph, saving, storage, utils
 from . import summary as summary_module
 from .layers import InputLayer, Layer, _cached
 from .training import Trainer
@@ -89,7 +89,8 @@ class Model(Trainer, Layer):
         self._n_slots = len(slot)
         self._out_slots = [slot[id(t)] for t in outs]
         self.built = True
-        self._flat = self._grad_flat = None
+        self._flat_for = None  # the weights _param_flats / _grad_flats were found for
+        self._param_flats = self._grad_flats = []
 
     # -- as a layer -------------------------------------------------------------------
     def __call__(self, inputs, training=None):
@@ -191,53 +192,40 @@ class Model(Trainer, Layer):
     trainable_weights = weights
 
     def _ensure_flat(self):
-        """Make every weight a view into one flat buffer owned by this model.
+        """Find the runs of neighbouring weights the optimiser updates in one go.
 
-        An optimiser step is then a few vectorised operations on one array
-        instead of a dozen small ones per layer. The check is cheap and is made
-        once per fit (and per train_on_batch): if another model that shares
-        layers repacked them meanwhile, this model packs them again, copying
-        the current values, so shared weights stay shared.
+        Weights are never moved (see ``storage``): a model only looks up where
+        its weights already sit. For a model built layer after layer, nested
+        models included, that is one run, so an optimiser step is a few
+        vectorised operations on one array instead of a dozen per layer. The
+        check that nothing changed is cheap and is made once per fit (and per
+        train_on_batch).
         """
         ws = self.weights
-        if self._flat is not None and all(w.owner is self for w in ws):
+        if self._flat_for is not None and len(ws) == len(self._flat_for) and all(
+                w is v for w, v in zip(ws, self._flat_for)):
             return
         dtypes = {w.value.dtype for w in ws}
         if len(dtypes) > 1:
             raise TypeError(f"Model '{self.name}' mixes weight dtypes {sorted(map(str, dtypes))}.")
-        dtype = dtypes.pop() if dtypes else np.dtype(self.dtype)
-        total = sum(w.value.size for w in ws)
-        flat = np.empty(total, dtype=dtype)
-        grad_flat = np.empty(total, dtype=dtype)
-        start = 0
-        for w in ws:
-            if w.owner is not None and w.owner is not self:
-                w.owner._flat = None  # that model's buffers no longer hold this weight
-            stop = start + w.value.size
-            flat[start:stop] = w.value.ravel()
-            grad_flat[start:stop] = w.grad.ravel()  # packing keeps gradients too
-            w.value = flat[start:stop].reshape(w.value.shape)
-            w.grad = grad_flat[start:stop].reshape(w.value.shape)
-            w.owner = self
-            start = stop
-        packed = (flat, grad_flat, [flat], [grad_flat])
-        # One statement: a Ctrl-C cannot leave _flat set without the lists the step reads.
-        self._flat, self._grad_flat, self._param_flats, self._grad_flats = packed
+        pairs = storage.runs(ws)
+        # One statement: a Ctrl-C cannot leave the lists the step reads half replaced.
+        self._param_flats, self._grad_flats, self._flat_for = (
+            [v for v, _ in pairs], [g for _, g in pairs], ws)
 
     def _flat_grads_and_weights(self):
         """([gradient buffer], [weight buffer]): every gradient and weight of the model, as
-        the flat views the optimiser updates (packed on first use, see _ensure_flat)."""
-        if self._flat is None:
+        the flat views the optimiser updates (found on first use, see _ensure_flat)."""
+        if self._flat_for is None:
             self._ensure_flat()
         return self._grad_flats, self._param_flats
 
     def zero_grad(self):
         """Set every weight's gradient to 0: backward adds into them."""
-        if self._flat is not None:
-            self._grad_flat.fill(0)  # the packed gradients: one call
-            return
-        for w in self.weights:
-            w.grad[...] = 0
+        if self._flat_for is None:
+            self._ensure_flat()
+        for g in self._grad_flats:  # usually one run: one call
+            g.fill(0)
 
     # -- inspection ---------------------------------------------------------------------
     def summary(self, expand_nested=False, print_fn=None):

@@ -9,6 +9,9 @@ versions of each update are in minnn/reference.py (``sgd_step``, ``adam_step``).
 """
 import math
 import numbers
+import os
+import queue
+import threading
 
 import numpy as np
 
@@ -210,7 +213,14 @@ class Adam(Optimizer):
         t = self.iterations + 1
         b1, b2 = self.beta_1, self.beta_2
         alpha = self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-        for arrays in _blocks(zip(params, grads, self._m, self._v, self._tmp, self._tmp2)):
+        groups = list(zip(params, grads, self._m, self._v, self._tmp, self._tmp2))
+        _on_two_cores(lambda part: self._adam(part, alpha), groups)
+        if t % FLUSH_EVERY == 0:
+            _flush_subnormals(self._m + self._v)
+
+    def _adam(self, groups, alpha):
+        b1, b2 = self.beta_1, self.beta_2
+        for arrays in _blocks(groups):
             p, g, m, v, tmp, tmp2 = arrays
             np.subtract(g, m, out=tmp)
             tmp *= 1.0 - b1
@@ -374,6 +384,112 @@ def _blocks(groups):
             continue
         for lo in range(0, n, BLOCK):
             yield tuple(a[lo:lo + BLOCK] for a in arrays)
+
+
+# The first moment m of a weight whose gradient stays 0 (a dead ReLU unit's) shrinks
+# by β1 per step until, after some 800 steps, it is subnormal (below float32's smallest
+# normal number, 1.2e-38), and there it stays, because 0.1·m rounds to 0. Many x86
+# CPUs compute with subnormals in slow microcode, and NumPy cannot switch that off.
+# So every FLUSH_EVERY steps such entries of m and v are set to 0 (as TensorFlow's CPU
+# threads do for every operation). With the default settings that changes no weight:
+# the step a subnormal m still causes, at most α·1.2e-38/ε ≈ 1e-34, is lost in the
+# rounding when it is subtracted from any weight larger than 2e-27 (every weight but
+# an exact 0, in practice), and a subnormal v vanishes next to ε = 1e-7 in sqrt(v) + ε.
+FLUSH_EVERY = 100
+
+
+def _flush_subnormals(arrays):
+    for a in arrays:
+        a[np.abs(a) < np.finfo(a.dtype).tiny] = 0
+
+
+# -- Two cores for a big update ------------------------------------------------------------
+# NumPy releases the GIL inside each ufunc loop over a large array, so a second Python
+# thread doing Adam's arithmetic on the other half of the parameters runs truly at the
+# same time. Each element is computed exactly as on one thread; only who computes it
+# changes. Handing work over and waiting for it costs some tens of microseconds, so
+# updates under PARALLEL_MIN numbers (the tutorial's 1003) stay on the calling thread.
+PARALLEL_MIN = 1 << 17
+
+
+def _cores():
+    global _n_cores
+    if _n_cores is None:  # asked once: a system call per step would cost more than it tells
+        try:
+            _n_cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            _n_cores = os.cpu_count() or 1
+    return _n_cores
+
+
+_n_cores = None
+
+
+class _HelperThread:
+    """One daemon thread that runs the jobs it is handed, one at a time."""
+
+    def __init__(self):
+        self._jobs, self._results = queue.SimpleQueue(), queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="minnn-optimizer", daemon=True).start()
+
+    def _serve(self):
+        while True:
+            fn, arg, errstate = self._jobs.get()
+            try:
+                with np.errstate(**errstate):  # the caller's (fit ignores overflow), per thread
+                    fn(arg)
+                self._results.put(None)
+            except BaseException as e:  # handed back to the caller, who raises it
+                self._results.put(e)
+
+    def start(self, fn, arg):
+        self._jobs.put((fn, arg, np.geterr()))
+
+    def wait(self):
+        # Return only once the job is over, even if Ctrl-C arrives meanwhile: the
+        # caller may then restore the arrays, and the helper must not write into them after.
+        interrupted = False
+        while True:
+            try:
+                error = self._results.get()
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+        if error is not None:
+            raise error
+        if interrupted:
+            raise KeyboardInterrupt
+
+
+_helper = None
+
+
+def _forget_helper():  # a forked child has no helper thread, only the parent's object
+    global _helper
+    _helper = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helper)
+
+
+def _on_two_cores(fn, groups):
+    """fn(groups), with the second half of every array done by a helper thread when
+    the update is big and two cores are there."""
+    global _helper
+    if sum(g[0].size for g in groups) < PARALLEL_MIN or _cores() < 2 \
+            or any(a.ndim != 1 for g in groups for a in g):
+        fn(groups)
+        return
+    first = [tuple(a[:a.size // 2] for a in g) for g in groups]
+    second = [tuple(a[a.size // 2:] for a in g) for g in groups]
+    if _helper is None:
+        _helper = _HelperThread()
+    _helper.start(fn, second)
+    try:
+        fn(first)
+    finally:
+        _helper.wait()
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}

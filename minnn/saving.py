@@ -470,12 +470,31 @@ def _jsonable(cfg):
         return {}
 
 
+def _state_by_weight_order(model, state):
+    """The optimiser's state as whole-model arrays of P numbers each, in weight order.
+
+    An optimiser keeps one array per run of neighbouring weights (see
+    ``storage.runs``); where the runs fall depends on what else the process built,
+    so the file stores each kind of state (Adam's m, its v) as one array over all
+    the weights, and loading cuts it into the loading model's runs.
+    """
+    if not state:
+        return []
+    model._ensure_flat()
+    runs = model._param_flats
+    if len(state) % len(runs) or any(
+            a.shape != p.shape for i, a in enumerate(state) for p in [runs[i % len(runs)]]):
+        return list(state)  # not per run (a custom optimiser's): stored as it is
+    k = len(runs)
+    return [np.concatenate(state[i:i + k]) for i in range(0, len(state), k)]
+
+
 def save_model(model, path):
     """Write architecture, weights, loss and optimiser state to the one file ``path``."""
     config = model_config(model)
     compile_cfg = _compile_config(model)
     arrays = _weight_arrays(model)
-    state = model.optimizer.get_state() if model.compiled else []
+    state = _state_by_weight_order(model, model.optimizer.get_state()) if model.compiled else []
     for i, a in enumerate(state):
         arrays[f"{_OPT_PREFIX}{i}"] = a
     header = {"format": "minnn.model", "version": FORMAT_VERSION, "config": config,
@@ -607,24 +626,30 @@ def _compile_from_config(model, cc, ar, custom_objects, path):
     members = [ar.members[f"{_OPT_PREFIX}{i}"] for i in range(n)]
     if members:
         model._ensure_flat()
-        expected = [p.shape for p in model._param_flats]
-        if [m.shape for m in members] != expected * (len(members) // max(1, len(expected))):
+        runs = [p.size for p in model._param_flats]
+        total = sum(runs)
+        if any(m.shape != (total,) for m in members):
             raise LoadError(
                 f"{what}: {path!r} holds optimizer state of shapes {[m.shape for m in members]}, "
-                f"which does not fit the model's parameters {expected}."
+                f"which does not fit the model's {total} parameters."
             )
         bad = [f"{m.key} ({m.dtype})" for m in members if m.dtype.kind != "f"]
         if bad:
             raise LoadError(f"{what}: {path!r} holds optimizer state of a non-float dtype: "
                             f"{bad}; expected real floats.")
+        dtype = model._param_flats[0].dtype
         state = []
         for m in members:
             with np.errstate(over="ignore", invalid="ignore"):  # reported below, by name
-                arr = ar.read(m).astype(model._flat.dtype)
+                arr = ar.read(m).astype(dtype)
             if not np.isfinite(arr).all():
                 raise LoadError(f"{what}: {path!r} holds NaN or inf in the optimizer state "
-                                f"{m.key!r} (after conversion to {model._flat.dtype}).")
+                                f"{m.key!r} (after conversion to {dtype}).")
             state.append(arr)
+        # The file holds each kind of state over all the weights; the optimiser keeps one
+        # array per run of neighbouring weights (see _state_by_weight_order).
+        cuts = np.cumsum(runs)[:-1]
+        state = [part for arr in state for part in np.split(arr, cuts)]
         try:
             opt.set_state(state)
         except ValueError as e:

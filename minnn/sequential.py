@@ -101,7 +101,8 @@ class Sequential(Model):
 
     def _set_unbuilt(self):
         self.built = False
-        self._flat = self._grad_flat = None
+        self._flat_for = None
+        self._param_flats = self._grad_flats = []
         self._steps, self._nodes = [], []
         self.inputs = self.outputs = None
         self.output_names = [self._layers[-1].name] if self._layers else []

@@ -27,7 +27,7 @@ import threading
 
 import numpy as np
 
-from . import activations, utils
+from . import activations, saving, utils
 from .layers import Activation, ReLU
 
 
@@ -177,13 +177,14 @@ def trace_step(model, x, y):
 
 def _trace_on_copy(model, x, y):
     twin = copy.deepcopy(model, _fresh_locks(model, {}))
-    _unpack_all(twin)  # the copy's weights are independent arrays: pack them afresh
+    _unpack_all(twin)  # the copy's weights are independent arrays: find their runs afresh
     xs, ys, _ = twin._standardize_xy(x, y)
     records, pending = [], {}
     leaves = _leaves(twin, [])
     for layer in leaves:
         _watch(layer, records, pending)
     twin._ensure_flat()
+    _recut_state(model, twin)
     before = {w.name: w.value.copy() for w in twin.weights}
 
     with np.errstate(over="ignore", invalid="ignore"):
@@ -207,6 +208,15 @@ def _trace_on_copy(model, x, y):
     return StepTrace(float(loss), float(loss_after), records)
 
 
+def _recut_state(model, twin):
+    # The copy's runs of neighbouring weights need not be the model's: give its
+    # optimiser the same state, in weight order, cut to the copy's runs.
+    state = saving._state_by_weight_order(model, model.optimizer.get_state())
+    if state and state[0].shape == (sum(p.size for p in twin._param_flats),):
+        cuts = np.cumsum([p.size for p in twin._param_flats])[:-1]
+        twin.optimizer.set_state([part for a in state for part in np.split(a, cuts)])
+
+
 def _fresh_locks(model, memo):
     """A deepcopy memo giving each model in the copy a new lock of its own (a lock cannot
     be copied; fit holds its model's while it runs, and a callback may trace)."""
@@ -220,12 +230,12 @@ def _fresh_locks(model, memo):
 
 
 def _unpack_all(model):
-    model._flat = None
+    # The copied weights are arrays of their own, outside the shared buffers (see
+    # storage.py): each model finds its runs of weights afresh.
+    model._flat_for = None
     for layer in model.layers:
         if hasattr(layer, "_steps"):
             _unpack_all(layer)
-        for w in layer.weights:
-            w.owner = None
 
 
 def _tutorial_model():

@@ -445,7 +445,7 @@ def test_float32_end_to_end():
     assert ae.dtype == "float32"
     for w in ae.weights:
         assert w.value.dtype == np.float32 and w.grad.dtype == np.float32, w
-    assert ae._flat.dtype == np.float32 and ae._grad_flat.dtype == np.float32
+    assert all(a.dtype == np.float32 for a in ae._param_flats + ae._grad_flats)
     assert all(a.dtype == np.float32 for a in ae.optimizer.get_state())
     assert all(a.dtype == np.float32 for a in ae.get_weights())
     assert ae.predict(x, verbose=0).dtype == np.float32

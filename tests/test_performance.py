@@ -2,9 +2,12 @@
 step, dx skipped only where nobody reads it, Adam in blocks, and the benchmark's
 hand-fused loop doing minnn's exact arithmetic. No timing assertions here.
 """
+import threading
 import tracemalloc
+import warnings
 
 import numpy as np
+import pytest
 
 import minnn
 from minnn import Dense, Input, Model, activations, optimizers, training
@@ -24,6 +27,11 @@ def tutorial_model(seed=0):
     ae = Model(inputs, decoder(encoder(inputs)))
     ae.compile(optimizer='adam', loss='mse')
     return ae
+
+
+def flat_weights(model):
+    """Every weight of the model, flattened and concatenated in Keras's order."""
+    return np.concatenate([w.value.ravel() for w in model.weights])
 
 
 def two_blobs(n=300, seed=0):
@@ -90,8 +98,10 @@ def dtype_violations(model, x, expected=np.float32, epochs=2):
     for w in model.weights:
         note(f"{w.name} value", w.value)
         note(f"{w.name} grad", w.grad)
-    note("flat parameters", model._flat)
-    note("flat gradients", model._grad_flat)
+    for a in model._param_flats:
+        note("flat parameters", a)
+    for a in model._grad_flats:
+        note("flat gradients", a)
     opt = model.optimizer
     for name in ("_m", "_v", "_tmp", "_tmp2"):
         for a in getattr(opt, name):
@@ -218,7 +228,7 @@ def grads_after_backward(model, x, dy, **kwargs):
     model.forward(x)
     model.zero_grad()
     dx = model.backward(dy, **kwargs)
-    return dx, model._grad_flat.copy()
+    return dx, np.concatenate(model._grad_flats)
 
 
 def test_backward_without_dx_gives_the_same_weight_gradients():
@@ -303,14 +313,14 @@ def test_fused_loop_matches_minnn_bit_for_bit():
     fused = FusedMLP(*chain_weights(model), batch_size=64)
     xb = x[:64]
     assert fused.step(xb, xb) == model.train_on_batch(xb, xb)  # the same first loss
-    assert np.array_equal(fused.flat, model._flat)  # and the same first Adam step
+    assert np.array_equal(fused.flat, flat_weights(model))  # and the same first Adam step
     # Whole epochs: the same shuffles (one generator each, seeded alike), the same history.
     model2 = tutorial_model(seed=3)
     fused2 = FusedMLP(*chain_weights(model2), batch_size=64)
     minnn.utils.set_random_seed(5)
     hist = model2.fit(x, x, epochs=2, batch_size=64, verbose=0).history["loss"]
     assert fused2.fit(x, x, 2, 64, np.random.default_rng(5)) == hist
-    assert np.array_equal(fused2.flat, model2._flat)
+    assert np.array_equal(fused2.flat, flat_weights(model2))
 
 
 def test_a_layer_with_a_plain_backward_is_always_asked_for_dx():
@@ -344,3 +354,108 @@ def test_a_target_that_is_the_input_is_converted_once_and_shared():
     assert ys[0] is xs[0]
     xs, ys, _ = model._standardize_xy(data, data.copy())
     assert ys[0] is not xs[0] and np.array_equal(ys[0], xs[0])
+
+
+# ---------------------------------------------------------------------------------------
+# Adam on two cores: the same numbers as on one
+# ---------------------------------------------------------------------------------------
+def test_adam_on_two_cores_gives_the_same_numbers(monkeypatch):
+    n = optimizers.PARALLEL_MIN + 2 * optimizers.BLOCK + 7  # split, blocked, ragged
+    threads = []
+    real_adam = optimizers.Adam._adam
+
+    def spy(self, groups, alpha):
+        threads.append(threading.current_thread().name)
+        real_adam(self, groups, alpha)
+
+    monkeypatch.setattr(optimizers.Adam, "_adam", spy)
+    monkeypatch.setattr(optimizers, "_cores", lambda: 2)
+    two = adam_steps(n)
+    assert sorted(set(threads)) == ["MainThread", "minnn-optimizer"]  # really split
+    threads.clear()
+    monkeypatch.setattr(optimizers, "PARALLEL_MIN", 10 * n)
+    one = adam_steps(n)
+    assert set(threads) == {"MainThread"}
+    for a, b in zip(two, one):
+        assert np.array_equal(a, b)
+
+
+def test_two_core_check_catches_a_lost_half(monkeypatch):
+    # Negative control: a split that never waits for (here: never starts) the helper's half.
+    n = optimizers.PARALLEL_MIN + 3
+    monkeypatch.setattr(optimizers, "_cores", lambda: 2)
+    whole = adam_steps(n)
+
+    def first_half_only(fn, groups):
+        fn([tuple(a[:a.size // 2] for a in g) for g in groups])
+
+    monkeypatch.setattr(optimizers, "_on_two_cores", first_half_only)
+    assert not np.array_equal(whole[0], adam_steps(n)[0])
+
+
+def test_the_helper_thread_reports_its_errors_and_keeps_numpys_error_state(monkeypatch):
+    monkeypatch.setattr(optimizers, "_cores", lambda: 2)
+    n = optimizers.PARALLEL_MIN + 1
+    arrays = [(np.ones(n, np.float32),)]
+
+    def overflow(groups):
+        for (a,) in groups:
+            a *= np.float32(1e38)
+            a *= np.float32(1e38)   # overflows: warns, raises or stays quiet per np.errstate
+
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        optimizers._on_two_cores(overflow, arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="ignore"):  # fit's setting reaches the helper's half too
+            optimizers._on_two_cores(overflow, [(np.ones(n, np.float32),)])
+
+
+# ---------------------------------------------------------------------------------------
+# Subnormal moments flushed to zero: not one weight changes
+# ---------------------------------------------------------------------------------------
+def dead_unit_run(steps=1200):
+    """A small model trained for ``steps`` with one hidden unit killed early on, so its
+    Adam moments decay into float32's subnormal range. Returns the history, the final
+    weights and the most subnormal entries m held at any step."""
+    minnn.utils.set_random_seed(1)
+    inputs = Input(shape=(2,))
+    hidden = Dense(4, activation='relu')
+    model = Model(inputs, Dense(2)(hidden(inputs)))
+    model.compile(optimizer='adam', loss='mse')
+    x = two_blobs(64)
+    model.fit(x, x, epochs=5, batch_size=32, verbose=0)
+    hidden.bias.value[0] = -100.0  # unit 0 never fires again: its gradients are 0
+    most = []
+
+    class Watch(minnn.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            m = np.concatenate(self.model.optimizer._m)
+            most.append(int(np.count_nonzero((m != 0) & (np.abs(m) < np.finfo(np.float32).tiny))))
+
+    hist = model.fit(x, x, epochs=steps // 2, batch_size=32, verbose=0, callbacks=[Watch()])
+    return hist.history["loss"], model.get_weights(), max(most)
+
+
+def test_flushing_subnormal_moments_changes_no_weight(monkeypatch):
+    flushed = dead_unit_run()
+    monkeypatch.setattr(optimizers, "FLUSH_EVERY", 10 ** 9)
+    kept = dead_unit_run()
+    assert kept[2] >= 2          # without the flush, m really went subnormal ...
+    assert flushed[2] < kept[2]  # ... and the flush removed such entries
+    assert flushed[0] == kept[0]  # the same history, bit for bit
+    assert all(np.array_equal(a, b) for a, b in zip(flushed[1], kept[1]))
+
+
+def test_flush_check_catches_a_flush_that_cuts_real_moments(monkeypatch):
+    # Negative control: zeroing moments up to 1e-3 (not only subnormal ones) every 100
+    # steps changes the training, and the comparison above sees it.
+    kept = dead_unit_run(steps=400)
+
+    def too_eager(arrays):
+        for a in arrays:
+            a[np.abs(a) < 1e-3] = 0
+
+    monkeypatch.setattr(optimizers, "_flush_subnormals", too_eager)
+    cut = dead_unit_run(steps=400)
+    assert cut[0] != kept[0]
