@@ -136,14 +136,16 @@ def test_hello_world_classifier_same_history_evaluate_predictions(optimizer, los
     m = hello_world(minnn, 0.0)
     k = hello_world(keras, 0.0)
     k.set_weights(m.get_weights())
-    m.compile(optimizer=optimizer, loss=loss)
-    k.compile(optimizer=optimizer, loss=loss)
+    m.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    k.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     hm = m.fit(x_train, y_train, epochs=3, shuffle=False, validation_split=0.1, verbose=0).history
     hk = k.fit(x_train, y_train, epochs=3, shuffle=False, validation_split=0.1, verbose=0).history
-    for key in ("loss", "val_loss"):
+    assert sorted(hm) == sorted(hk) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    for key in hk:
         np.testing.assert_allclose(hm[key], hk[key], rtol=2e-5)   # float32 round-off
-    np.testing.assert_allclose(m.evaluate(x_test, y_test, verbose=0),
-                               k.evaluate(x_test, y_test, verbose=0), rtol=2e-5)
+    em, ek = m.evaluate(x_test, y_test, verbose=0), k.evaluate(x_test, y_test, verbose=0)
+    assert len(em) == len(ek) == 2                                 # [loss, accuracy]
+    np.testing.assert_allclose(em, ek, rtol=2e-5)
     np.testing.assert_allclose(m.predict(x_test, verbose=0), k.predict(x_test, verbose=0),
                                atol=2e-5)
     for a, b in zip(m.get_weights(), k.get_weights()):
@@ -158,14 +160,16 @@ def test_hello_world_with_dropout_agrees_at_inference_and_statistically():
     k.set_weights(m.get_weights())
     # Before training, inference ignores dropout in both: the same predictions.
     np.testing.assert_allclose(m.predict(x_test, verbose=0), k.predict(x_test, verbose=0), atol=1e-6)
-    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    k.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    lm = m.fit(x_train, y_train, epochs=3, verbose=0).history["loss"]
-    lk = k.fit(x_train, y_train, epochs=3, verbose=0).history["loss"]
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    k.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    hm = m.fit(x_train, y_train, epochs=3, verbose=0).history
+    hk = k.fit(x_train, y_train, epochs=3, verbose=0).history
     # Different masks and batch orders: the same course, not the same numbers.
-    np.testing.assert_allclose(lm, lk, rtol=0.15)
-    em, ek = m.evaluate(x_test, y_test, verbose=0), k.evaluate(x_test, y_test, verbose=0)
-    assert abs(em - ek) < 0.25 * ek
+    np.testing.assert_allclose(hm["loss"], hk["loss"], rtol=0.15)
+    # Three epochs on 1000 digits from other shuffles and masks: measured gaps up to 0.054.
+    np.testing.assert_allclose(hm["accuracy"], hk["accuracy"], atol=0.1)
+    (em, am), (ek, ak) = m.evaluate(x_test, y_test, verbose=0), k.evaluate(x_test, y_test, verbose=0)
+    assert abs(em - ek) < 0.25 * ek and abs(am - ak) < 0.05
     # With the same trained weights, inference agrees exactly again.
     k.set_weights(m.get_weights())
     np.testing.assert_allclose(m.predict(x_test, verbose=0), k.predict(x_test, verbose=0), atol=2e-6)
