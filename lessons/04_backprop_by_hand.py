@@ -272,15 +272,7 @@ error_png = run.save(fig, "gradient_error_vs_h.png")
 # %%
 def tutorial_autoencoder():
     """The tutorial's autoencoder (lesson 1), in float64."""
-    inp = Input(shape=(2,), name="Input", dtype=F64)
-    h = Dense(20, activation="relu", dtype=F64)(inp)
-    h = Dense(20, activation="relu", dtype=F64)(h)
-    encoder = Model(inp, Dense(1, dtype=F64)(h), name="encoder")
-    lat = Input(shape=(1,), name="Latent", dtype=F64)
-    h = Dense(20, activation="relu", dtype=F64)(lat)
-    h = Dense(20, activation="relu", dtype=F64)(h)
-    decoder = Model(lat, Dense(2, dtype=F64)(h), name="decoder")
-    return Model(inp, decoder(encoder(inp)), name="ae")
+    return two_gaussians.tutorial_autoencoder(dtype=F64)
 
 
 minnn.utils.set_random_seed(run.seed)

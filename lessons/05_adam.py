@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minnn
-from minnn import Dense, Input, Model, lesson, reference
+from minnn import lesson, reference
 from minnn.datasets import two_gaussians
 from minnn.optimizers import SGD, Adam, Optimizer
 
@@ -261,15 +261,7 @@ class TorchFormAdam(Optimizer):
 
 def tutorial_autoencoder():
     """The tutorial's autoencoder (lesson 1): 2 → 20 → 20 → 1 → 20 → 20 → 2, ReLU inside."""
-    inp = Input(shape=(2,), name="Input")
-    h = Dense(20, activation="relu")(inp)
-    h = Dense(20, activation="relu")(h)
-    encoder = Model(inp, Dense(1)(h), name="encoder")
-    lat = Input(shape=(1,), name="Latent")
-    h = Dense(20, activation="relu")(lat)
-    h = Dense(20, activation="relu")(h)
-    decoder = Model(lat, Dense(2)(h), name="decoder")
-    return Model(inp, decoder(encoder(inp)), name="ae")
+    return two_gaussians.tutorial_autoencoder()
 
 
 data = two_gaussians.load_data(seed=run.seed)[0]

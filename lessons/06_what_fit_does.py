@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minnn
-from minnn import Dense, Input, Model, lesson, reference
+from minnn import Model, lesson, reference
 from minnn.callbacks import Callback
 from minnn.datasets import two_gaussians
 
@@ -34,15 +34,7 @@ print(f"data {data.shape} {data.dtype}: the tutorial's two clusters; the autoenc
 
 def tutorial_autoencoder():
     """The tutorial's autoencoder (lesson 1), compiled as the tutorial compiles it."""
-    inp = Input(shape=(2,), name="Input")
-    h = Dense(20, activation="relu")(inp)
-    h = Dense(20, activation="relu")(h)
-    encoder = Model(inp, Dense(1)(h), name="encoder")
-    lat = Input(shape=(1,), name="Latent")
-    h = Dense(20, activation="relu")(lat)
-    h = Dense(20, activation="relu")(h)
-    decoder = Model(lat, Dense(2)(h), name="decoder")
-    ae = Model(inp, decoder(encoder(inp)), name="ae")
+    ae = two_gaussians.tutorial_autoencoder()
     ae.compile(optimizer="adam", loss="mse")
     return ae
 

@@ -239,17 +239,8 @@ def _unpack_all(model):
 
 
 def _tutorial_model():
-    from .layers import Dense, Input
-    from .models import Model
-    inputs = Input(shape=(2,), name="Input")
-    h = Dense(20, activation="relu")(inputs)
-    h = Dense(20, activation="relu")(h)
-    encoder = Model(inputs, Dense(1)(h), name="encoder")
-    latent = Input(shape=(1,), name="Latent")
-    h = Dense(20, activation="relu")(latent)
-    h = Dense(20, activation="relu")(h)
-    decoder = Model(latent, Dense(2)(h), name="decoder")
-    ae = Model(inputs, decoder(encoder(inputs)), name="ae")
+    from .datasets import two_gaussians
+    ae = two_gaussians.tutorial_autoencoder()
     ae.compile(optimizer="adam", loss="mse")
     return ae
 

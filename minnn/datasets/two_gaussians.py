@@ -27,3 +27,25 @@ def load_data(seed=0, n_per_cluster=1000, dtype=None):
     data = np.vstack([a, b]).astype(config.standardize_dtype(dtype))
     labels = np.repeat([0, 1], n_per_cluster)
     return data, labels
+
+
+def tutorial_autoencoder(dtype=None):
+    """The tutorial's autoencoder for this data, uncompiled: ``ae``, nesting ``encoder``
+    (2 → 20 relu → 20 relu → 1) and ``decoder`` (1 → 20 relu → 20 relu → 2), 1003 weights.
+
+    Lessons 01 and 08 write it out line for line, as the tutorial does; the trace's demo,
+    the later lessons, the benchmarks and the tests build it here, the same way, so that
+    the same seed draws the same initial weights everywhere.
+    """
+    from ..layers import Dense, Input  # imported here: minnn.datasets loads before the layers
+    from ..models import Model
+
+    inputs = Input(shape=(2,), name="Input", dtype=dtype)
+    x = Dense(20, activation="relu", dtype=dtype)(inputs)
+    x = Dense(20, activation="relu", dtype=dtype)(x)
+    encoder = Model(inputs, Dense(1, activation="linear", dtype=dtype)(x), name="encoder")
+    latent = Input(shape=(1,), name="Latent", dtype=dtype)
+    x = Dense(20, activation="relu", dtype=dtype)(latent)
+    x = Dense(20, activation="relu", dtype=dtype)(x)
+    decoder = Model(latent, Dense(2, activation="linear", dtype=dtype)(x), name="decoder")
+    return Model(inputs, decoder(encoder(inputs)), name="ae")
