@@ -169,7 +169,9 @@ def test_hello_world_with_dropout_agrees_at_inference_and_statistically():
     # Three epochs on 1000 digits from other shuffles and masks: measured gaps up to 0.054.
     np.testing.assert_allclose(hm["accuracy"], hk["accuracy"], atol=0.1)
     (em, am), (ek, ak) = m.evaluate(x_test, y_test, verbose=0), k.evaluate(x_test, y_test, verbose=0)
-    assert abs(em - ek) < 0.25 * ek and abs(am - ak) < 0.05
+    # The same band as the histories: two runs with other masks and shuffles (measured on
+    # Keras 3.15.1: a test-accuracy gap of 0.07 and a loss gap of 10 %).
+    assert abs(em - ek) < 0.25 * ek and abs(am - ak) < 0.1
     # With the same trained weights, inference agrees exactly again.
     k.set_weights(m.get_weights())
     np.testing.assert_allclose(m.predict(x_test, verbose=0), k.predict(x_test, verbose=0), atol=2e-6)
