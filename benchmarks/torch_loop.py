@@ -37,25 +37,9 @@ class TorchMLP:
         self.loss_fn = nn.MSELoss()
 
     def fit(self, x, y, epochs, batch_size, seed=0):
-        torch = self.torch
-        x = torch.from_numpy(x)
-        y = x if y is None else torch.from_numpy(y)
-        n = len(x)
-        g = torch.Generator().manual_seed(seed)
-        history = []
-        for _ in range(epochs):
-            perm = torch.randperm(n, generator=g)
-            ex, ey = x[perm], y[perm]
-            total = 0.0
-            for lo in range(0, n, batch_size):
-                xb, yb = ex[lo:lo + batch_size], ey[lo:lo + batch_size]
-                self.opt.zero_grad()
-                loss = self.loss_fn(self.model(xb), yb)
-                loss.backward()
-                self.opt.step()
-                total += len(xb) * loss.item()
-            history.append(total / n)
-        return history
+        x = self.torch.from_numpy(x)
+        y = x if y is None else self.torch.from_numpy(y)
+        return _train(self, x, y, epochs, batch_size, seed)
 
     def predict(self, x, batch_size):
         torch = self.torch
@@ -87,22 +71,28 @@ class TorchClassifier:
         self.loss_fn = nn.CrossEntropyLoss()
 
     def fit(self, x, labels, epochs, batch_size, seed=0):
-        torch = self.torch
-        x, y = torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64))
-        n = len(x)
-        g = torch.Generator().manual_seed(seed)
         self.model.train()
-        history = []
-        for _ in range(epochs):
-            perm = torch.randperm(n, generator=g)
-            ex, ey = x[perm], y[perm]
-            total = 0.0
-            for lo in range(0, n, batch_size):
-                xb, yb = ex[lo:lo + batch_size], ey[lo:lo + batch_size]
-                self.opt.zero_grad()
-                loss = self.loss_fn(self.model(xb), yb)
-                loss.backward()
-                self.opt.step()
-                total += len(xb) * loss.item()
-            history.append(total / n)
-        return history
+        x, y = self.torch.from_numpy(x), self.torch.from_numpy(labels.astype(np.int64))
+        return _train(self, x, y, epochs, batch_size, seed)
+
+
+def _train(net, x, y, epochs, batch_size, seed):
+    """The plain PyTorch loop both baselines train with: one permuted copy of the data per
+    epoch, then zero_grad, loss, backward, step per batch; returns the epochs' mean losses."""
+    torch = net.torch
+    n = len(x)
+    g = torch.Generator().manual_seed(seed)
+    history = []
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=g)
+        ex, ey = x[perm], y[perm]
+        total = 0.0
+        for lo in range(0, n, batch_size):
+            xb, yb = ex[lo:lo + batch_size], ey[lo:lo + batch_size]
+            net.opt.zero_grad()
+            loss = net.loss_fn(net.model(xb), yb)
+            loss.backward()
+            net.opt.step()
+            total += len(xb) * loss.item()
+        history.append(total / n)
+    return history
