@@ -73,6 +73,20 @@ class Optimizer:
         pairs = list(grads_and_vars)
         self.apply([g for g, _ in pairs], [w for _, w in pairs])
 
+    def _ensure_state(self, params, held, what):
+        """Build the state (``self._build``) at the first step, for these parameters and no
+        others. ``held``: the state arrays made so far (None before the first step)."""
+        if held is not None and len(held) == len(params) and all(
+                h.shape == p.shape and h.dtype == p.dtype for h, p in zip(held, params)):
+            return
+        if self.iterations and held is not None:
+            raise ValueError(
+                f"This {type(self).__name__} instance already holds {what} for parameters of "
+                f"shapes {[h.shape for h in held]}, but was given {[p.shape for p in params]}. "
+                "Use a new optimizer for a different model."
+            )
+        self._build(params)
+
     def _update(self, params, grads):
         raise NotImplementedError
 
@@ -120,14 +134,7 @@ class SGD(Optimizer):
             for p, g in zip(params, grads):
                 p -= self.learning_rate * g  # in place: a wrongly shaped g raises, never broadcasts p
             return
-        if self._v is None or [v.shape for v in self._v] != [p.shape for p in params]:
-            if self.iterations and self._v is not None:
-                raise ValueError(
-                    "This SGD instance already holds velocities for parameters of shapes "
-                    f"{[v.shape for v in self._v]}, but was given {[p.shape for p in params]}. "
-                    "Use a new optimizer for a different model."
-                )
-            self._build(params)
+        self._ensure_state(params, self._v, "velocities")
         for p, g, v, tmp in zip(params, grads, self._v, self._tmp):
             np.multiply(g, self.learning_rate, out=tmp)
             v *= self.momentum
@@ -193,23 +200,8 @@ class Adam(Optimizer):
         tmp2 = [np.empty_like(p) for p in params]
         self._m, self._v, self._tmp, self._tmp2 = m, v, tmp, tmp2  # all or none, even on Ctrl-C
 
-    def _state_matches(self, params):
-        return self._m is not None and len(self._m) == len(params) and all(
-            m.shape == p.shape and m.dtype == p.dtype for m, p in zip(self._m, params))
-
-    def _ensure_state(self, params):
-        # m and v are made at the first step, for these parameters and no others.
-        if not self._state_matches(params):
-            if self.iterations:
-                raise ValueError(
-                    "This Adam instance already holds moments for parameters of shapes "
-                    f"{[m.shape for m in self._m]}, but was given {[p.shape for p in params]}. "
-                    "Use a new optimizer for a different model."
-                )
-            self._build(params)
-
     def _update(self, params, grads):
-        self._ensure_state(params)
+        self._ensure_state(params, self._m, "moments")
         t = self.iterations + 1
         b1, b2 = self.beta_1, self.beta_2
         alpha = self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
@@ -304,15 +296,7 @@ class RMSprop(Optimizer):
         self._v, self._m, self._a, self._tmp, self._tmp2 = v, m, a, tmp, tmp2  # all or none, even on Ctrl-C
 
     def _update(self, params, grads):
-        if self._v is None or [v.shape for v in self._v] != [p.shape for p in params] \
-                or any(v.dtype != p.dtype for v, p in zip(self._v, params)):
-            if self.iterations and self._v is not None:
-                raise ValueError(
-                    "This RMSprop instance already holds velocities for parameters of shapes "
-                    f"{[v.shape for v in self._v]}, but was given {[p.shape for p in params]}. "
-                    "Use a new optimizer for a different model."
-                )
-            self._build(params)
+        self._ensure_state(params, self._v, "velocities")
         rho, lr = self.rho, self.learning_rate
         for i, (p, g) in enumerate(zip(params, grads)):
             v, tmp, step = self._v[i], self._tmp[i], self._tmp2[i]
