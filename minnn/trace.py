@@ -1,5 +1,6 @@
 """What one training step does, layer by layer: ``trace_step(model, x, y)``.
 
+    >>> import minnn.trace
     >>> trace = minnn.trace.trace_step(model, x[:128], x[:128])
     >>> print(trace)                    # a table, one row per layer, in backward order
     >>> trace.layers[0].grads           # {'dense_5/kernel': array, 'dense_5/bias': array}
@@ -34,8 +35,9 @@ from .layers import Activation, ReLU
 class LayerTrace:
     """One leaf layer's call, as the step ran it (see the module docstring)."""
 
-    def __init__(self, name, call, input_shape, output_shape):
+    def __init__(self, name, call, input_shape, output_shape, layer=None):
         self.name = name
+        self._layer = layer             # the copy's layer, while the trace is built (names may repeat)
         self.call = call                # 0 for the layer's first call in the forward pass
         self.input_shape = input_shape  # a tuple, or a list of tuples for several inputs
         self.output_shape = output_shape
@@ -59,23 +61,29 @@ class StepTrace:
         self.layers = layers            # in backward order
 
     def __str__(self):
-        head = (f"{'layer':<18} {'input -> output':<22} {'|dy|':>9} {'|dx|':>9}  "
-                f"{'weight':<8} {'|grad|':>9} {'update/w':>9} {'dead':>6}")
+        names = [rec.name if rec.call == 0 else f"{rec.name} [call {rec.call + 1}]"
+                 for rec in self.layers]
+        shapes = [f"{_shape(rec.input_shape)} -> {_shape(rec.output_shape)}" for rec in self.layers]
+        shorts = [w.rsplit("/", 1)[-1] for rec in self.layers for w in rec.grads]
+        # Columns as wide as their longest entry, so that long names and shapes stay aligned.
+        nw = max([18] + [len(n) for n in names])
+        sw = max([22] + [len(s) for s in shapes])
+        ww = max([8] + [len(w) for w in shorts])
+        head = (f"{'layer':<{nw}} {'input -> output':<{sw}} {'|dy|':>9} {'|dx|':>9}  "
+                f"{'weight':<{ww}} {'|grad|':>9} {'update/w':>9} {'dead':>6}")
         lines = [f"one training step: loss {self.loss_before:.6g} -> {self.loss_after:.6g} "
                  "(same batch, after the update)", head, "-" * len(head)]
-        for rec in self.layers:
-            name = rec.name if rec.call == 0 else f"{rec.name} [call {rec.call + 1}]"
-            shapes = f"{_shape(rec.input_shape)} -> {_shape(rec.output_shape)}"
+        for rec, name, shape in zip(self.layers, names, shapes):
             dead = "" if rec.dead_units is None else str(rec.dead_units)
             weights = list(rec.grads) or [None]
             for i, wname in enumerate(weights):
-                left = (f"{name:<18} {shapes:<22} {_num(rec.dy_norm):>9} {_num(rec.dx_norm):>9}"
-                        if i == 0 else " " * 60)
+                left = (f"{name:<{nw}} {shape:<{sw}} {_num(rec.dy_norm):>9} {_num(rec.dx_norm):>9}"
+                        if i == 0 else " " * (nw + sw + 21))
                 if wname is None:
-                    right = f"  {'':<8} {'':>9} {'':>9}"
+                    right = f"  {'':<{ww}} {'':>9} {'':>9}"
                 else:
                     short = wname.rsplit("/", 1)[-1]
-                    right = (f"  {short:<8} {_num(float(np.linalg.norm(rec.grads[wname]))):>9} "
+                    right = (f"  {short:<{ww}} {_num(_norm(rec.grads[wname])):>9} "
                              f"{_num(rec.update_ratios.get(wname)):>9}")
                 lines.append(f"{left}{right} {dead if i == 0 else '':>6}")
         lines.append("|dy|, |dx|, |grad|: Frobenius norms; update/w: ‖Δw‖/‖w‖ (about 1e-3 is "
@@ -141,7 +149,7 @@ def _watch(layer, records, pending):
         y = forward(x, *args, **kwargs)
         shape_in = [t.shape for t in x] if isinstance(x, (list, tuple)) else x.shape
         shape_out = [t.shape for t in y] if isinstance(y, (list, tuple)) else y.shape
-        rec = LayerTrace(layer.name, calls[0], shape_in, shape_out)
+        rec = LayerTrace(layer.name, calls[0], shape_in, shape_out, layer)
         rec.dead_units = _dead_units(None if isinstance(x, (list, tuple)) else _relu_input(layer, x))
         calls[0] += 1
         alive.append(layer.cache)
@@ -167,6 +175,9 @@ def trace_step(model, x, y):
     or outputs). The model, its weights, its optimiser state and minnn's random
     generator are not changed.
     """
+    if not hasattr(model, "_steps") or not hasattr(model, "_require_compiled"):
+        raise TypeError(f"trace_step expects a minnn Model (functional or Sequential); "
+                        f"received model={model!r} of type {type(model).__name__}.")
     model._require_compiled()
     rng_state = utils.get_rng().bit_generator.state
     try:
@@ -185,7 +196,7 @@ def _trace_on_copy(model, x, y):
         _watch(layer, records, pending)
     twin._ensure_flat()
     _recut_state(model, twin)
-    before = {w.name: w.value.copy() for w in twin.weights}
+    before = {id(w): w.value.copy() for w in twin.weights}  # by the Weight: names may repeat
 
     with np.errstate(over="ignore", invalid="ignore"):
         y_pred = twin.forward(twin._unpack(xs), training=True)
@@ -198,13 +209,13 @@ def _trace_on_copy(model, x, y):
         after_pred = twin.forward(twin._unpack(xs))
         loss_after, _, _ = twin._loss_and_grad(ys, after_pred)
 
-    by_name = {layer.name: layer for layer in leaves}
     for rec in records:
-        for w in by_name[rec.name].weights:
+        for w in rec._layer.weights:  # the record's own layer, not one of the same name
             rec.grads[w.name] = w.grad.copy()
-            size = np.linalg.norm(before[w.name].astype(np.float64))
-            step = np.linalg.norm(w.value.astype(np.float64) - before[w.name])
+            size = np.linalg.norm(before[id(w)].astype(np.float64))
+            step = np.linalg.norm(w.value.astype(np.float64) - before[id(w)])
             rec.update_ratios[w.name] = float(step / size) if size > 0 else None  # w = 0: undefined
+        rec._layer = None  # the copy is not kept alive by the trace
     return StepTrace(float(loss), float(loss_after), records)
 
 

@@ -254,3 +254,210 @@ def test_a_callback_can_trace_the_model_while_fit_runs():
     twin.fit(x, x, epochs=2, batch_size=16, verbose=0, shuffle=False)
     assert len(traces) == 2 and traces[1].loss_before < traces[0].loss_before
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), twin.get_weights()))
+
+
+# -- models the tests above do not use ------------------------------------------------------
+# Each checks the trace against the engine run independently on the model itself (forward in
+# training mode, the loss, zero_grad, backward), from the same generator state, so that a
+# Dropout mask is the same draw.
+
+def _own_step_grads(model, x, y):
+    """[(weight, its gradient)] in weight order, from the model's own backward."""
+    state = minnn.utils.get_rng().bit_generator.state
+    try:
+        xs, ys, _ = model._standardize_xy(x, y)
+        y_pred = model.forward(model._unpack(xs), training=True)
+        _, dy, _ = model._loss_and_grad(ys, y_pred)
+        model.zero_grad()
+        model.backward(dy)
+        return [(w, w.grad.copy()) for w in model.weights]
+    finally:
+        minnn.utils.get_rng().bit_generator.state = state
+
+
+def _assert_grads_are_the_engines(trace, model, x, y):
+    before = _state(model)
+    got = {name: g for rec in trace.layers for name, g in rec.grads.items()}
+    expected = _own_step_grads(model, x, y)
+    assert set(got) == {w.name for w, _ in expected}
+    for w, g in expected:
+        assert got[w.name].dtype == g.dtype and np.array_equal(got[w.name], g), w.name
+    for w, g in zip(model.weights, before["grads"]):  # put the model's gradients back
+        w.grad[...] = g
+
+
+def test_sequential_with_dropout_softmax_and_categorical_crossentropy_after_fit():
+    minnn.utils.set_random_seed(0)
+    model = minnn.Sequential([Input(shape=(4,)), Dense(8, activation="relu"),
+                              minnn.layers.Dropout(0.3), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 4)).astype(np.float32)
+    y = minnn.utils.to_categorical(rng.integers(0, 3, 16), 3)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    before = _state(model)
+    trace = trace_step(model, x, y)
+    _assert_unchanged(before, model)
+    assert [rec.name for rec in trace.layers] == [layer.name for layer in model.layers][::-1]
+    assert [rec.dead_units is None for rec in trace.layers] == [True, True, False]
+    _assert_grads_are_the_engines(trace, model, x, y)
+
+
+class _Square(minnn.layers.Layer):
+    """A custom layer without weights: y = x²."""
+
+    def forward(self, x):
+        self.cache = x
+        return x * x
+
+    def backward(self, dy):
+        return 2 * self.cache * dy
+
+
+class _Scale(minnn.layers.Layer):
+    """A custom layer with one weight made by add_weight: y = x ⊙ s."""
+
+    def build(self, input_shape):
+        self.s = self.add_weight("s", (input_shape[-1],), "ones")
+        super().build(input_shape)
+
+    def forward(self, x):
+        self.cache = x
+        return x * self.s.value
+
+    def backward(self, dy):
+        self.s.grad += (dy * self.cache).sum(axis=0)
+        return dy * self.s.value
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda: minnn.optimizers.SGD(0.05, momentum=0.9),
+    lambda: minnn.optimizers.RMSprop(0.01),
+], ids=["sgd_momentum", "rmsprop"])
+def test_custom_layers_float64_and_optimisers_with_state(optimizer):
+    """Custom layers (one with add_weight), leaky_relu, elu, a Dense without bias, float64:
+    the gradients are the engine's and central differences'; the update is the real step's."""
+    minnn.config.set_floatx("float64")
+    try:
+        minnn.utils.set_random_seed(0)
+        inp = Input(shape=(3,))
+        h = Dense(4, activation="leaky_relu", name="leaky")(inp)
+        h = _Scale(name="scale")(_Square(name="square")(h))
+        h = Dense(4, activation="elu", use_bias=False, name="nobias")(h)
+        model = Model(inp, Dense(2, name="out")(h))
+    finally:
+        minnn.config.set_floatx("float32")
+    model.compile(optimizer=optimizer(), loss="mse")
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((7, 3)), rng.standard_normal((7, 2))
+    model.fit(x, y, epochs=2, batch_size=4, verbose=0)  # so that the optimiser holds state
+    before = _state(model)
+    trace = trace_step(model, x, y)
+    _assert_unchanged(before, model)
+    assert [rec.name for rec in trace.layers] == ["out", "nobias", "scale", "square", "leaky"]
+    assert all(rec.dead_units is None for rec in trace.layers)  # no ReLU anywhere
+    assert set(trace.layers[2].grads) == {"scale/s"} and trace.layers[3].grads == {}
+    _assert_grads_are_the_engines(trace, model, x, y)
+    grads = {name: g for rec in trace.layers for name, g in rec.grads.items()}
+    for w in model.weights:
+        def loss_of(v, w=w):
+            old = w.value.copy()
+            w.value[...] = v
+            try:
+                return ref.mse(y, model.forward(x))
+            finally:
+                w.value[...] = old
+        assert rel_error(grads[w.name], ref.numerical_gradient(loss_of, w.value.copy())) < 1e-7, w.name
+    w0 = [w.value.copy() for w in model.weights]
+    # train_on_batch and evaluate report Keras's float32 running means, even for float64
+    assert np.float32(trace.loss_before) == np.float32(model.train_on_batch(x, y))
+    assert np.float32(trace.loss_after) == np.float32(model.evaluate(x, y, batch_size=len(x), verbose=0))
+    ratios = {name: r for rec in trace.layers for name, r in rec.update_ratios.items()}
+    for w, v0 in zip(model.weights, w0):
+        assert ratios[w.name] == pytest.approx(np.linalg.norm(w.value - v0) / np.linalg.norm(v0),
+                                               rel=1e-12), w.name
+
+
+def test_a_model_nesting_a_model_nesting_a_model_used_twice():
+    minnn.utils.set_random_seed(0)
+    i0 = Input(shape=(2,))
+    inner = Model(i0, Dense(3, activation="relu", name="inner_d")(i0), name="inner")
+    i1 = Input(shape=(2,))
+    mid = Model(i1, Dense(2, name="mid_d")(inner(i1)), name="mid")
+    i2 = Input(shape=(2,))
+    both = Add(name="add")([mid(i2), mid(Dense(2, name="pre")(i2))])
+    model = Model(i2, Dense(2, name="last")(both))
+    model.compile(optimizer="adam", loss="mse")
+    x = _data(6, 2)
+    before = _state(model)
+    trace = trace_step(model, x, x)
+    _assert_unchanged(before, model)
+    assert [(rec.name, rec.call) for rec in trace.layers] == [
+        ("last", 0), ("add", 0), ("mid_d", 1), ("inner_d", 1), ("pre", 0), ("mid_d", 0), ("inner_d", 0)]
+    _assert_grads_are_the_engines(trace, model, x, x)
+
+
+def test_layers_of_one_name_in_two_nested_models_keep_their_own_gradients():
+    """A name is unique within a model only: the encoder's 'hidden' is not the decoder's."""
+    minnn.utils.set_random_seed(0)
+    i = Input(shape=(2,))
+    enc = Model(i, Dense(3, activation="relu", name="hidden")(i), name="enc")
+    j = Input(shape=(3,))
+    dec = Model(j, Dense(2, name="hidden")(j), name="dec")
+    k = Input(shape=(2,))
+    ae = Model(k, dec(enc(k)), name="ae")
+    ae.compile(optimizer="adam", loss="mse")
+    x = _data(6, 2)
+    trace = trace_step(ae, x, x)
+    dec_rec, enc_rec = trace.layers
+    assert dec_rec.grads["hidden/kernel"].shape == (3, 2)
+    assert enc_rec.grads["hidden/kernel"].shape == (2, 3)
+    expected = _own_step_grads(ae, x, x)   # enc's kernel, enc's bias, dec's kernel, dec's bias
+    for rec, (wk, gk), (wb, gb) in [(enc_rec, *expected[:2]), (dec_rec, *expected[2:])]:
+        assert np.array_equal(rec.grads["hidden/kernel"], gk)
+        assert np.array_equal(rec.grads["hidden/bias"], gb)
+    ae_w0 = [w.value.astype(np.float64) for w in ae.weights]
+    ae.train_on_batch(x, x)
+    kernels = [(w, v0) for w, v0 in zip(ae.weights, ae_w0) if w.name.endswith("kernel")]
+    steps = [np.linalg.norm(w.value.astype(np.float64) - v0) / np.linalg.norm(v0) for w, v0 in kernels]
+    assert enc_rec.update_ratios["hidden/kernel"] == pytest.approx(steps[0], rel=1e-12)
+    assert dec_rec.update_ratios["hidden/kernel"] == pytest.approx(steps[1], rel=1e-12)
+
+
+def test_dead_units_in_a_dense_without_bias_and_none_for_leaky_relu_and_elu():
+    minnn.utils.set_random_seed(0)
+    inp = Input(shape=(2,))
+    nobias = Dense(5, activation="relu", use_bias=False, name="nobias")
+    h = Dense(3, activation="elu", name="elu")(Dense(3, activation="leaky_relu", name="leaky")(nobias(inp)))
+    model = Model(inp, Dense(1, name="out")(h))
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.abs(_data(10, 2)) + 0.1            # every input positive ...
+    nobias.kernel.value[:, [0, 3]] = -1.0      # ... so these two columns are ≤ 0 on every row
+    nobias.kernel.value[:, [1, 2, 4]] = 1.0    # and these > 0 on every row
+    trace = trace_step(model, x, np.zeros((10, 1), np.float32))
+    assert {rec.name: rec.dead_units for rec in trace.layers} == {
+        "out": None, "elu": None, "leaky": None, "nobias": 2}
+
+
+def test_refuses_what_is_not_a_model_with_a_type_error_naming_it():
+    for bad in ("model", Dense(3), None):
+        with pytest.raises(TypeError, match="expects a minnn Model.*received model="):
+            trace_step(bad, _data(4), _data(4))
+
+
+def test_the_table_stays_aligned_with_long_names_and_shapes():
+    minnn.utils.set_random_seed(0)
+    a, b = Input(shape=(3,), name="a"), Input(shape=(3,), name="b")
+    s = Add(name="add")([Dense(4, name="a_rather_long_layer_name")(a), Dense(4)(b)])
+    model = Model([a, b], Dense(1, name="out")(s))
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.full((4, 3), 1e18, np.float32)    # a kernel gradient whose norm overflows float32
+    import warnings
+    trace = trace_step(model, [x, np.zeros_like(x)], np.zeros((4, 1), np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")        # no overflow warning from inside the table
+        lines = str(trace).splitlines()
+    table = lines[1:-1]                       # the header, the rule and the rows
+    assert len({len(line) for line in table}) == 1, "\n".join(table)
+    assert "[(4, 3), (4, 3)]" not in lines[0] and any("[(4, 4), (4, 4)] -> (4, 4)" in l for l in table)
+    assert "inf" not in "".join(table)
