@@ -91,3 +91,76 @@ def test_the_checker_catches_a_block_that_fails_and_wrong_output(tmp_path):
     assert run_block(found[0][2], tmp_path).returncode != 0
     out = run_block(found[2][2], tmp_path)
     assert out.returncode == 0 and found[2][4] == "3\n" and out.stdout != found[2][4]
+
+
+# A newcomer pastes the blocks one after another into ONE interactive `python`, started in the
+# repository's root: the interactive console's rules hold (a compound statement ends at a
+# blank line; the value of a bare expression is echoed), and each block sees what the
+# blocks before it left behind (layer-name counters, minnn's global float type).
+CONSOLE_DRIVER = r'''
+import code, contextlib, io, json, sys
+
+class Console(code.InteractiveConsole):
+    def showtraceback(self):
+        self.failed = True
+        super().showtraceback()
+    def showsyntaxerror(self, filename=None, **kwargs):
+        self.failed = True
+        super().showsyntaxerror(filename, **kwargs)
+
+console, results = Console({"__name__": "__main__"}), []
+for line, source in json.loads(open(sys.argv[1], encoding="utf-8").read()):
+    console.failed = False
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        more = False
+        for text in source.splitlines():
+            more = console.push(text)
+        if more:
+            console.push("")   # the reader presses Enter once more
+    config = sys.modules.get("minnn.config")
+    results.append({"line": line, "failed": console.failed, "stdout": out.getvalue(),
+                    "stderr": err.getvalue(), "floatx": config.floatx() if config else None})
+open(sys.argv[2], "w", encoding="utf-8").write(json.dumps(results))
+'''
+
+
+def run_in_one_console(runnable, tmp_path, cwd=ROOT):
+    """Paste [(line, code)] into one interactive console; one result dict per block."""
+    import json
+    (tmp_path / "blocks.json").write_text(json.dumps(runnable), encoding="utf-8")
+    (tmp_path / "driver.py").write_text(CONSOLE_DRIVER, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MINNN_")}
+    env.update(PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    proc = subprocess.run([sys.executable, str(tmp_path / "driver.py"), str(tmp_path / "blocks.json"),
+                           str(tmp_path / "results.json")], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
+
+
+def test_the_blocks_pasted_in_order_into_one_interactive_python_from_the_root(tmp_path):
+    runnable = [b for b in PYTHON_BLOCKS if not b[3]
+                and (KERAS_HERE or not NEEDS_KERAS.search(b[2]))]
+    results = run_in_one_console([(b[0], b[2]) for b in runnable], tmp_path)
+    for (line, _, _, _, expected), r in zip(runnable, results):
+        assert not r["failed"], f"README line {line} fails when pasted:\n{r['stderr'][-3000:]}"
+        if expected is not None:
+            assert r["stdout"] == expected, (f"README line {line}, pasted after the blocks above "
+                                             f"it, shows something else:\n{r['stdout']}")
+        # A block that switches minnn to float64 switches it back, or every later block
+        # (and the reader's own code) would silently run in float64.
+        assert r["floatx"] in (None, "float32"), f"README line {line} leaves floatx={r['floatx']}"
+
+
+def test_the_console_check_catches_echoes_unclosed_blocks_and_leaked_settings(tmp_path):
+    """Negative control: an echoed return value, two defs without a blank line between them,
+    and a float type left at float64 are each caught."""
+    results = run_in_one_console([
+        (1, "import numpy as np\nnp.zeros(2)\nprint('done')\n"),
+        (2, "def f():\n    pass\ndef g():\n    pass\n"),
+        (3, "import minnn\nminnn.config.set_floatx('float64')\n"),
+    ], tmp_path, cwd=tmp_path)
+    assert results[0]["stdout"] != "done\n" and "array" in results[0]["stdout"]
+    assert results[1]["failed"] and "SyntaxError" in results[1]["stderr"]
+    assert not results[2]["failed"] and results[2]["floatx"] == "float64"
