@@ -37,10 +37,16 @@ run
 
 # %%
 if not interop.keras_available():
-    print("This lesson moves models to and from real Keras 3, which is not installed here.\n"
-          "Install it (Keras with JAX's CPU build, about 600 MB) from the minnn folder with\n"
-          f"    {interop.INSTALL_HINT}\n"
-          "and run the lesson again.")
+    missing = ("This lesson moves models to and from real Keras 3, which is not installed here.\n"
+               "Install it (Keras with JAX's CPU build, about 600 MB) from the minnn folder with\n"
+               f"    {interop.INSTALL_HINT}\n"
+               "and run the lesson again.")
+    if run.notebook:
+        # In a kernel, SystemExit shows as "SystemExit: 0" and a hint to type exit(): the
+        # missing package, named, is the clearer way to stop "Run all" here.
+        raise ModuleNotFoundError(missing + " (In a notebook, install it into the kernel's "
+                                  "environment and restart the kernel.)", name="keras")
+    print(missing)
     raise SystemExit(0)
 keras = interop.import_keras()
 print(f"Keras {keras.__version__} on {keras.backend.backend()}")
