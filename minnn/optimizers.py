@@ -7,6 +7,7 @@ its weights (and one holding all the gradients), so an Adam step is a dozen
 vectorised NumPy calls however many layers there are. The plain one-line
 versions of each update are in minnn/reference.py (``sgd_step``, ``adam_step``).
 """
+import contextlib
 import math
 import numbers
 import os
@@ -203,10 +204,10 @@ class Adam(Optimizer):
     def _update(self, params, grads):
         self._ensure_state(params, self._m, "moments")
         t = self.iterations + 1
-        b1, b2 = self.beta_1, self.beta_2
-        alpha = self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        alpha = self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
         groups = list(zip(params, grads, self._m, self._v, self._tmp, self._tmp2))
-        _on_two_cores(lambda part: self._adam(part, alpha), groups)
+        with _helper_takes_half(self._adam, groups, alpha) as mine:  # speed: two cores
+            self._adam(mine, alpha)
         if t % FLUSH_EVERY == 0:
             _flush_subnormals(self._m + self._v)
 
@@ -457,21 +458,24 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_helper)
 
 
-def _on_two_cores(fn, groups):
-    """fn(groups), with the second half of every array done by a helper thread when
-    the update is big and two cores are there."""
+@contextlib.contextmanager
+def _helper_takes_half(fn, groups, *args):
+    """``with _helper_takes_half(fn, groups, *args) as mine: fn(mine, *args)``: the caller
+    computes fn on ``mine``, which is all of ``groups``, or, when the update is big and two
+    cores are there, the first half of every array while the helper thread computes
+    fn(second half, *args). Leaving the block waits for the helper's half."""
     global _helper
     if sum(g[0].size for g in groups) < PARALLEL_MIN or _cores() < 2 \
             or any(a.ndim != 1 for g in groups for a in g):
-        fn(groups)
+        yield groups
         return
     first = [tuple(a[:a.size // 2] for a in g) for g in groups]
     second = [tuple(a[a.size // 2:] for a in g) for g in groups]
     if _helper is None:
         _helper = _HelperThread()
-    _helper.start(fn, second)
+    _helper.start(lambda part: fn(part, *args), second)
     try:
-        fn(first)
+        yield first
     finally:
         _helper.wait()
 
