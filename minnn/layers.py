@@ -384,9 +384,7 @@ class Dense(Layer):
         self.kernel.grad += x.T @ dz
         if self.bias is not None:
             self.bias.grad += dz.sum(axis=0)  # the bias touched every row: sum over the batch
-        if not need_dx:
-            return None
-        return dz @ self.kernel.value.T
+        return dz @ self.kernel.value.T if need_dx else None
 
     def get_config(self):
         return {

@@ -552,15 +552,13 @@ class Trainer:
         losses = [fn.forward(y, p) for fn, y, p in zip(self._loss_fns, ys, preds)]
         return sum(w * loss for w, loss in zip(self._weights_or_ones(), losses)), losses
 
-    def _loss_and_grad(self, ys, y_pred):
-        """(total, dL/dy_pred, per-output losses): the total and per-output losses as
-        _compute_losses, and each output's gradient w_k·dL_k/dy_pred_k (a list with
-        several outputs)."""
-        total, losses = self._compute_losses(ys, y_pred)
+    def _loss_grads(self, ys, y_pred):
+        """dL/dy_pred, for the total of _compute_losses: each output's w_k·dL_k/dy_pred_k
+        (a list with several outputs)."""
         preds = [y_pred] if self._single_output else y_pred
         dys = [_weighted(fn.backward(y, p), w)
                for fn, y, p, w in zip(self._loss_fns, ys, preds, self._weights_or_ones())]
-        return total, (dys[0] if self._single_output else dys), losses
+        return dys[0] if self._single_output else dys
 
     def _weights_or_ones(self):
         return self._loss_weights or [1.0] * len(self._loss_fns)
@@ -577,7 +575,8 @@ class Trainer:
         x, y = data
         ys = [y] if self._single_output else list(y)
         y_pred = self.forward(x, training=True)                  # every layer caches what backward needs
-        loss, dy, per_output = self._loss_and_grad(ys, y_pred)   # L and dL/dŷ
+        loss, per_output = self._compute_losses(ys, y_pred)      # L
+        dy = self._loss_grads(ys, y_pred)                        # dL/dŷ
         self.zero_grad()                                         # backward adds into the gradients
         self.backward(dy, need_dx=False)                         # dL/dθ for every weight (dL/dx unused)
         grads, weights = self._flat_grads_and_weights()          # all of them, one buffer each
@@ -606,9 +605,8 @@ class Trainer:
           completed epochs, and the KeyboardInterrupt is raised again.
         """
         with self._fit_guard():  # one fit at a time; Ctrl-C reported (see _fit_guard)
-            xs, ys, val, batch_size, verbose = self._fit_data(  # every check, before any change
-                x, y, batch_size, epochs, verbose, validation_split, validation_data, shuffle,
-                initial_epoch)
+            xs, ys, val, batch_size, verbose = self._fit_data(x, y, batch_size, epochs, verbose,
+                validation_split, validation_data, shuffle, initial_epoch)  # every check first
             return self._fit_loop(xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle,
                                   initial_epoch)
 
