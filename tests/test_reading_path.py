@@ -40,3 +40,14 @@ def test_the_count_sees_machinery_planted_on_the_path(tmp_path):
                          env={**os.environ, "PYTHONPATH": str(tmp_path)}).stdout
     planted = int(re.search(r"machinery (\d+)", out).group(1))
     assert planted == reading_path.measure()["machinery"] + 2, out
+
+
+def test_the_readme_states_the_measured_path():
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    text = " ".join(readme.split())
+    m = re.search(r"a reader crosses (\d+) functions in (\d+) files, (\d+) code lines, (\d+) of "
+                  r"them the arithmetic.*?found (\d+) lines of machinery; now (\d+)\)", text)
+    assert m, "the README's sentence on the reading path is gone or reworded"
+    r = reading_path.measure()
+    assert tuple(int(g) for g in m.groups()) == (
+        r["functions"], r["files"], r["lines"], r["math"], reading_path.BEFORE, r["machinery"])
