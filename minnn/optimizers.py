@@ -7,7 +7,6 @@ its weights (and one holding all the gradients), so an Adam step is a dozen
 vectorised NumPy calls however many layers there are. The plain one-line
 versions of each update are in minnn/reference.py (``sgd_step``, ``adam_step``).
 """
-import contextlib
 import math
 import numbers
 import os
@@ -455,26 +454,37 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_helper)
 
 
-@contextlib.contextmanager
-def _helper_takes_half(fn, groups, *args):
+class _helper_takes_half:
     """``with _helper_takes_half(fn, groups, *args) as mine: fn(mine, *args)``: the caller
     computes fn on ``mine``, which is all of ``groups``, or, when the update is big and two
     cores are there, the first half of every array while the helper thread computes
-    fn(second half, *args). Leaving the block waits for the helper's half."""
-    global _helper
-    if sum(g[0].size for g in groups) < PARALLEL_MIN or _cores() < 2 \
-            or any(a.ndim != 1 for g in groups for a in g):
-        yield groups
-        return
-    first = [tuple(a[:a.size // 2] for a in g) for g in groups]
-    second = [tuple(a[a.size // 2:] for a in g) for g in groups]
-    if _helper is None:
-        _helper = _HelperThread()
-    _helper.start(lambda part: fn(part, *args), second)
-    try:
-        yield first
-    finally:
-        _helper.wait()
+    fn(second half, *args). Leaving the block waits for the helper's half.
+
+    A class, not a generator: it is entered on every step, and this costs a fraction of
+    the microseconds contextlib's machinery would.
+    """
+
+    def __init__(self, fn, groups, *args):
+        self.fn, self.groups, self.args, self.split = fn, groups, args, False
+
+    def __enter__(self):
+        global _helper
+        groups = self.groups
+        if sum(g[0].size for g in groups) < PARALLEL_MIN or _cores() < 2 \
+                or any(a.ndim != 1 for g in groups for a in g):
+            return groups
+        first = [tuple(a[:a.size // 2] for a in g) for g in groups]
+        second = [tuple(a[a.size // 2:] for a in g) for g in groups]
+        if _helper is None:
+            _helper = _HelperThread()
+        fn, args = self.fn, self.args
+        self.split = True  # __exit__ waits. Start and return share a line: no Ctrl-C between
+        _helper.start(lambda part: fn(part, *args), second); return first  # noqa: E702
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.split:
+            _helper.wait()
+        return False
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
