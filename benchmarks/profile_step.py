@@ -8,12 +8,13 @@ Python: walking the graph, the fit loop).
 It times the real code path (``model.train_step`` inside ``fit``) by wrapping
 each leaf layer's forward and backward, the loss and the optimiser in a timer.
 
-The MNIST model is profiled over its first ten epochs only. Later, Adam's first
-moment m of the weights of dead ReLU units (whose gradient is 0) shrinks by 0.9
-per step into float32's subnormal range (below 1.2e-38), where it stays: x86
-CPUs handle subnormal operands in microcode, and from about epoch 15 on a third
-of m is subnormal and an epoch takes about 1.5x as long. That is Adam's
-arithmetic, the same in the hand-fused loop; NumPy cannot flush subnormals to zero.
+The MNIST model is profiled over its first ten epochs only, the steady state of
+a step. Later, Adam's first moment m of the weights of dead ReLU units (whose
+gradient is 0) shrinks by 0.9 per step into float32's subnormal range (below
+1.2e-38), which many x86 CPUs compute in slow microcode (an epoch about 1.5x as
+long from about epoch 15 on, measured on Intel). NumPy cannot switch that off,
+so minnn's Adam sets such entries to 0 every FLUSH_EVERY = 100 steps (see
+minnn/optimizers.py; the history stays the same bit for bit, tested).
 """
 import argparse
 import collections

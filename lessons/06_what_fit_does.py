@@ -54,23 +54,25 @@ print(f"fit:              loss per epoch {history_fit}")
 # As in Keras, ``Model.train_step(data)`` is public: it is one optimiser step on one batch
 # ``data = (x, y)``, and the place to override to customise training. Its logs hold the
 # batch-size-weighted mean loss since the epoch began, so after an epoch's last batch they
-# hold the number ``fit`` logs for that epoch. Here is minnn's, and one epoch of it on a
-# fresh model from the same seed, against a fresh one-epoch ``fit``:
+# hold the number ``fit`` logs for that epoch; ``reset_metrics()`` starts the next epoch's
+# means, as ``fit`` does. Here is minnn's, and the same epochs of it on a fresh model from
+# the same seed:
 
 # %%
 print(inspect.getsource(Model.train_step))
 
 minnn.utils.set_random_seed(run.seed)
-ae_one_epoch = tutorial_autoencoder()
-one_epoch = ae_one_epoch.fit(data, data, epochs=1, batch_size=BATCH, verbose=0).history["loss"]
-minnn.utils.set_random_seed(run.seed)
 ae_step = tutorial_autoencoder()
 rng = minnn.utils.get_rng()
-for xb, yb in reference.epoch_batches(data, data, BATCH, rng.permutation(len(data))):
-    logs = ae_step.train_step((xb, yb))
-print(f"train_step's logs after the epoch's last batch: {logs}; fit logged {one_epoch}")
-assert logs["loss"] == one_epoch[0] == history_fit[0]
-assert all(np.array_equal(a, b) for a, b in zip(ae_step.get_weights(), ae_one_epoch.get_weights()))
+history_step = []
+for epoch in range(EPOCHS):
+    ae_step.reset_metrics()        # fit does this as each epoch begins
+    for xb, yb in reference.epoch_batches(data, data, BATCH, rng.permutation(len(data))):
+        logs = ae_step.train_step((xb, yb))
+    history_step.append(logs["loss"])   # the logs after the epoch's last batch
+print(f"train_step:       loss per epoch {history_step}")
+assert history_step == history_fit
+assert all(np.array_equal(a, b) for a, b in zip(ae_step.get_weights(), ae_fit.get_weights()))
 
 # %% [markdown]
 # ## Rung 2: a loop of ``train_on_batch``

@@ -364,12 +364,7 @@ class Dense(Layer):
 
     def forward(self, x):
         """y = f(x·W + b).   x: (N, D), W: (D, M), b: (M,) -> y: (N, M)."""
-        if self.kernel is None:  # called on an array before any graph: build now, as Keras does
-            _check_rows(self, "forward", x, None)
-            self.build((None, x.shape[1]))
-        if (not isinstance(x, np.ndarray) or x.ndim != 2
-                or x.shape[1] != self.kernel.value.shape[0]):
-            _check_rows(self, "forward", x, self.kernel.value.shape[0])
+        _build_or_check(self, x)  # a clear error for a wrong x (and a build on first use)
         z = x @ self.kernel.value
         if self.bias is not None:
             z += self.bias.value  # z is a fresh array, so adding in place is safe
@@ -384,15 +379,12 @@ class Dense(Layer):
         that on the first layer, whose x is the data (a (N, M)·(M, D) product saved).
         """
         x, z, y = _cached(self)
-        if dy.shape != y.shape:
-            _wrong_dy(self, dy, y.shape)
+        _check_dy(self, dy, y.shape)
         dz = self.activation.backward(dy, z, y)
         self.kernel.grad += x.T @ dz
         if self.bias is not None:
             self.bias.grad += dz.sum(axis=0)  # the bias touched every row: sum over the batch
-        if not need_dx:
-            return None
-        return dz @ self.kernel.value.T
+        return dz @ self.kernel.value.T if need_dx else None
 
     def get_config(self):
         return {
@@ -427,8 +419,7 @@ class ReLU(Layer):
     def backward(self, dy):
         """dx = dy ⊙ [x > 0]  (0 at the kink).   dy: (N, D) -> dx: (N, D)."""
         y = _cached(self)
-        if dy.shape != y.shape:
-            _wrong_dy(self, dy, y.shape)
+        _check_dy(self, dy, y.shape)
         return activations.relu.backward(dy, None, y)
 
 
@@ -471,8 +462,7 @@ class Flatten(Layer):
     def backward(self, dy):
         """dx = dy reshaped back to x's shape.   dy: (N, d1·d2·...) -> dx: (N, d1, d2, ...)."""
         shape = _cached(self)
-        if dy.ndim != 2 or dy.shape[0] != shape[0] or dy.shape[1] != int(np.prod(shape[1:])):
-            _wrong_dy(self, dy, (shape[0], int(np.prod(shape[1:]))))
+        _check_dy(self, dy, (shape[0], int(np.prod(shape[1:]))))
         if self.data_format == "channels_first" and len(shape) > 2:
             moved = (shape[0],) + tuple(shape[2:]) + (shape[1],)
             return np.moveaxis(dy.reshape(moved), -1, 1)
@@ -546,8 +536,7 @@ class Dropout(Layer):
     def backward(self, dy):
         """dx = mask ⊙ dy / (1 − rate) with the forward's mask (dx = dy at inference)."""
         mask, shape = _cached(self)
-        if dy.shape != shape:
-            _wrong_dy(self, dy, shape)
+        _check_dy(self, dy, shape)
         if mask is None:
             return dy
         keep = np.asarray(1.0 - self.rate, dtype=dy.dtype)
@@ -578,8 +567,7 @@ class Activation(Layer):
     def backward(self, dy):
         """dx = dy ⊙ f'(x) (softmax: its Jacobian-vector product).   dy: (N, ...) -> dx."""
         x, y = _cached(self)
-        if dy.shape != y.shape:
-            _wrong_dy(self, dy, y.shape)
+        _check_dy(self, dy, y.shape)
         return self.activation.backward(dy, x, y)
 
     def get_config(self):
@@ -676,11 +664,24 @@ def _check_rows(layer, method, x, width):
         )
 
 
-def _wrong_dy(layer, dy, shape):
-    raise ValueError(
-        f"Layer '{layer.name}'.backward expects dy of the output's shape {shape}, received "
-        f"{getattr(dy, 'shape', type(dy).__name__)}."
-    )
+def _build_or_check(layer, x):
+    """Before Dense.forward: build ``layer`` for x's width on its first call on an array
+    (as Keras does), and refuse any x that is not an (N, D) array of the built width D."""
+    if layer.kernel is None:
+        _check_rows(layer, "forward", x, None)
+        layer.build((None, x.shape[1]))
+    if (not isinstance(x, np.ndarray) or x.ndim != 2
+            or x.shape[1] != layer.kernel.value.shape[0]):
+        _check_rows(layer, "forward", x, layer.kernel.value.shape[0])
+
+
+def _check_dy(layer, dy, shape):
+    """Refuse a dy that does not have the shape of the output it is the gradient of."""
+    if getattr(dy, "shape", None) != tuple(shape):
+        raise ValueError(
+            f"Layer '{layer.name}'.backward expects dy of the output's shape {tuple(shape)}, "
+            f"received {getattr(dy, 'shape', type(dy).__name__)}."
+        )
 
 
 def _cached(layer):

@@ -63,6 +63,7 @@ class Model(Trainer, Layer):
 
         # Number every tensor once ("slots"); a step reads and writes slots by index.
         slot = {id(t): i for i, t in enumerate(ins)}
+        data = set(range(len(ins)))  # the slots that hold the data, or depend on nothing else
         steps = []
         for node in nodes:
             if isinstance(node.layer, InputLayer):
@@ -71,25 +72,18 @@ class Model(Trainer, Layer):
             for t in node.outputs:
                 slot[id(t)] = len(slot)
             out_idx = tuple(slot[id(t)] for t in node.outputs)
-            steps.append((node.layer, in_idx, out_idx,
-                          len(node.inputs) > 1 or isinstance(node.layer._input_shape, list),
-                          len(node.outputs) > 1 or getattr(node.layer, "_multi_out", False)))
-        self._steps = steps
-        # Layers that act differently in training (Dropout) get forward(x, training=...);
-        # decided once here, so every other layer keeps its plain forward(x).
-        self._takes_training = [_takes_training(step[0]) for step in steps]
-        # When the caller needs no dL/dx (fit's training step), nothing upstream of the
-        # first weights needs a gradient: weightless steps on the data (Flatten, Dropout)
-        # are skipped, and the first weighted steps are told not to compute their dx.
-        data = set(range(len(ins)))
-        self._data_only, self._reads_only_inputs = [], []
-        for layer, in_idx, out_idx, *_ in steps:
             on_data = all(i in data for i in in_idx)
-            weightless = on_data and not layer.weights
+            weightless = on_data and not node.layer.weights
             if weightless:
                 data.update(out_idx)
-            self._data_only.append(weightless)
-            self._reads_only_inputs.append(on_data and not weightless and _can_skip_dx(layer))
+            steps.append(_Step(
+                node.layer, in_idx, out_idx,
+                multi_in=len(node.inputs) > 1 or isinstance(node.layer._input_shape, list),
+                multi_out=len(node.outputs) > 1 or getattr(node.layer, "_multi_out", False),
+                takes_training=_takes_training(node.layer),
+                on_data_only=weightless,
+                reads_only_data=on_data and not weightless and _can_skip_dx(node.layer)))
+        self._steps = steps
         self._n_slots = len(slot)
         self._out_slots = [slot[id(t)] for t in outs]
         self.built = True
@@ -123,63 +117,37 @@ class Model(Trainer, Layer):
 
         training=True (fit's step) makes layers such as Dropout act as in training.
         """
-        vals = [None] * self._n_slots
-        if self._multi_in:
-            vals[:len(x)] = x
-        else:
-            vals[0] = x
+        vals = [None] * self._n_slots  # vals[i]: the value of tensor i
+        _put(vals, range(len(self.inputs)), x, self._multi_in)
         caches = []
-        for (layer, ins, outs, multi_in, multi_out), takes_training in zip(
-                self._steps, self._takes_training):
-            inp = [vals[i] for i in ins] if multi_in else vals[ins[0]]
-            y = layer.forward(inp, training=training) if takes_training else layer.forward(inp)
-            caches.append(layer.cache)  # a layer used twice keeps one cache per use
-            if multi_out:
-                for i, yi in zip(outs, y):
-                    vals[i] = yi
-            else:
-                vals[outs[0]] = y
+        for step in self._steps:
+            x_in = _get(vals, step.ins, step.multi_in)
+            y = (step.layer.forward(x_in, training=training) if step.takes_training
+                 else step.layer.forward(x_in))
+            _put(vals, step.outs, y, step.multi_out)
+            caches.append(step.layer.cache)  # a layer used twice keeps one cache per use
         self.cache = caches
-        if self._multi_out:
-            return [vals[i] for i in self._out_slots]
-        return vals[self._out_slots[0]]
+        return _get(vals, self._out_slots, self._multi_out)
 
     def backward(self, dy, need_dx=True):
         """Run the steps in reverse; gradients of a tensor used twice are summed.
         dy: (N, M) (or a list) -> dx: (N, D) (or a list).
 
-        need_dx=False: the caller wants only the weight gradients (fit does), so
-        layers that read the model's inputs skip dx, and None is returned for it.
+        need_dx=False: the caller wants only the weight gradients (fit does), so the
+        steps that only lead back to the data skip their dx (see _Step).
         """
-        grads = [None] * self._n_slots
-        for i, g in zip(self._out_slots, dy if self._multi_out else [dy]):
-            _accumulate(grads, i, g)
-        caches = _cached(self)
-        for (layer, ins, outs, multi_in, multi_out), cache, reads_input, data_only in zip(
-                reversed(self._steps), reversed(caches), reversed(self._reads_only_inputs),
-                reversed(self._data_only)):
-            if data_only and not need_dx:  # no weights, and its dx leads only to the data
+        grads = [None] * self._n_slots  # grads[i]: dL/d(tensor i); None: it does not reach the loss
+        _add(grads, self._out_slots, dy, self._multi_out)
+        for step, cache in zip(reversed(self._steps), reversed(_cached(self))):
+            g = _get(grads, step.outs, step.multi_out)
+            if _unreached(g) or (step.on_data_only and not need_dx):
                 continue
-            if multi_out:
-                g = [grads[i] for i in outs]
-                if all(gi is None for gi in g):
-                    continue
+            step.layer.cache = cache  # a layer used twice: this call's forward pass
+            if step.reads_only_data and not need_dx:
+                step.layer.backward(g, need_dx=False)
             else:
-                g = grads[outs[0]]
-                if g is None:  # this tensor does not reach the loss
-                    continue
-            layer.cache = cache
-            if reads_input and not need_dx:
-                layer.backward(g, need_dx=False)
-                continue
-            dx = layer.backward(g)
-            if multi_in:
-                for i, d in zip(ins, dx):
-                    _accumulate(grads, i, d)
-            else:
-                _accumulate(grads, ins[0], dx)
-        dxs = grads[:len(self.inputs)]
-        return dxs if self._multi_in else dxs[0]
+                _add(grads, step.ins, step.layer.backward(g), step.multi_in)
+        return _get(grads, range(len(self.inputs)), self._multi_in)
 
     # -- weights ----------------------------------------------------------------------
     @property
@@ -304,10 +272,45 @@ def _can_skip_dx(layer):
     return "need_dx" in inspect.signature(layer.backward).parameters
 
 
-def _accumulate(grads, i, g):
-    # A new array, never +=: the first gradient may be a caller's array (or another
-    # branch's), and backward must not write into arrays it was handed.
-    grads[i] = g if grads[i] is None else grads[i] + g
+class _Step(collections.namedtuple(
+        "_Step", "layer ins outs multi_in multi_out takes_training on_data_only reads_only_data")):
+    """One call of a layer in the graph: it reads the tensors in slots ``ins`` and writes
+    those in slots ``outs`` (a list in, or out, when ``multi_in`` or ``multi_out``).
+
+    The flags are decided once, when the model is built:
+    - takes_training: the layer acts differently in training (Dropout), so it gets
+      forward(x, training=...); every other layer keeps its plain forward(x);
+    - on_data_only: no weights, and fed only by the data (Flatten, Dropout on the
+      input): when no dL/dx is wanted (fit's step), backward skips it;
+    - reads_only_data: the first weighted layers, reading only the data: when no
+      dL/dx is wanted, they are asked for backward(dy, need_dx=False).
+    """
+
+
+def _get(vals, slots, multi):
+    """The values in ``slots``: a list, or the one value when not ``multi``."""
+    return [vals[i] for i in slots] if multi else vals[slots[0]]
+
+
+def _put(vals, slots, y, multi):
+    if multi:
+        for i, yi in zip(slots, y):
+            vals[i] = yi
+    else:
+        vals[slots[0]] = y
+
+
+def _add(grads, slots, g, multi):
+    """Add the gradient(s) ``g`` into ``slots``: a tensor read by several layers collects all
+    their gradients. A new array, never +=: the first gradient may be a caller's array (or
+    another branch's), and backward must not write into arrays it was handed."""
+    for i, gi in zip(slots, g if multi else [g]):
+        grads[i] = gi if grads[i] is None else grads[i] + gi
+
+
+def _unreached(g):
+    """True when no gradient reached this layer's output(s): it does not lead to the loss."""
+    return g is None or (isinstance(g, list) and all(gi is None for gi in g))
 
 
 def load_model(filepath, custom_objects=None, compile=True):

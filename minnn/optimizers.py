@@ -64,8 +64,7 @@ class Optimizer:
         passed first get a clear error; two lists of plain arrays cannot be told
         apart, so for them the old order cannot be caught: update such calls.
         """
-        params = _checked_params(grads, weights)
-        self._update(params, grads)
+        self._update(_checked_params(grads, weights), grads)
         self.iterations += 1  # once per step, after every variable is updated
 
     def apply_gradients(self, grads_and_vars):
@@ -203,23 +202,21 @@ class Adam(Optimizer):
     def _update(self, params, grads):
         self._ensure_state(params, self._m, "moments")
         t = self.iterations + 1
-        b1, b2 = self.beta_1, self.beta_2
-        alpha = self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
+        alpha = self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)
         groups = list(zip(params, grads, self._m, self._v, self._tmp, self._tmp2))
-        _on_two_cores(lambda part: self._adam(part, alpha), groups)
+        with _helper_takes_half(self._adam, groups, alpha) as mine:  # speed: two cores
+            self._adam(mine, alpha)
         if t % FLUSH_EVERY == 0:
             _flush_subnormals(self._m + self._v)
 
     def _adam(self, groups, alpha):
-        b1, b2 = self.beta_1, self.beta_2
-        for arrays in _blocks(groups):
-            p, g, m, v, tmp, tmp2 = arrays
+        for p, g, m, v, tmp, tmp2 in _blocks(groups):  # blocks: cache-sized, for speed
             np.subtract(g, m, out=tmp)
-            tmp *= 1.0 - b1
+            tmp *= 1.0 - self.beta_1
             m += tmp                          # m ← m + (g − m)(1 − β1)
             np.square(g, out=tmp)
             tmp -= v
-            tmp *= 1.0 - b2
+            tmp *= 1.0 - self.beta_2
             v += tmp                          # v ← v + (g² − v)(1 − β2)
             np.sqrt(v, out=tmp)
             tmp += self.epsilon
@@ -352,10 +349,11 @@ class RMSprop(Optimizer):
             dst[...] = src
 
 
-# 65,536 float32 numbers are 256 KiB: the six arrays of one block fit in a core's
-# L2 cache. Adam makes a dozen passes over its arrays; over a big model's flat
-# buffer each pass would stream from memory, over a block all but the first hit
-# the cache. Each element is computed exactly as without blocks.
+# 65,536 float32 numbers are 256 KiB, so the six arrays of one block take 1.5 MiB:
+# a core's L2 (512 KiB to 2 MiB on current x86) holds most of them and the L3 all.
+# Adam makes a dozen passes over its arrays; over a big model's flat buffer each
+# pass would stream from memory, over a block all but the first hit a cache. Each
+# element is computed exactly as without blocks.
 BLOCK = 1 << 16
 
 
@@ -457,23 +455,37 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_helper)
 
 
-def _on_two_cores(fn, groups):
-    """fn(groups), with the second half of every array done by a helper thread when
-    the update is big and two cores are there."""
-    global _helper
-    if sum(g[0].size for g in groups) < PARALLEL_MIN or _cores() < 2 \
-            or any(a.ndim != 1 for g in groups for a in g):
-        fn(groups)
-        return
-    first = [tuple(a[:a.size // 2] for a in g) for g in groups]
-    second = [tuple(a[a.size // 2:] for a in g) for g in groups]
-    if _helper is None:
-        _helper = _HelperThread()
-    _helper.start(fn, second)
-    try:
-        fn(first)
-    finally:
-        _helper.wait()
+class _helper_takes_half:
+    """``with _helper_takes_half(fn, groups, *args) as mine: fn(mine, *args)``: the caller
+    computes fn on ``mine``, which is all of ``groups``, or, when the update is big and two
+    cores are there, the first half of every array while the helper thread computes
+    fn(second half, *args). Leaving the block waits for the helper's half.
+
+    A class, not a generator: it is entered on every step, and this costs a fraction of
+    the microseconds contextlib's machinery would.
+    """
+
+    def __init__(self, fn, groups, *args):
+        self.fn, self.groups, self.args, self.split = fn, groups, args, False
+
+    def __enter__(self):
+        global _helper
+        groups = self.groups
+        if sum(g[0].size for g in groups) < PARALLEL_MIN or _cores() < 2 \
+                or any(a.ndim != 1 for g in groups for a in g):
+            return groups
+        first = [tuple(a[:a.size // 2] for a in g) for g in groups]
+        second = [tuple(a[a.size // 2:] for a in g) for g in groups]
+        if _helper is None:
+            _helper = _HelperThread()
+        fn, args = self.fn, self.args
+        self.split = True  # __exit__ waits. Start and return share a line: no Ctrl-C between
+        _helper.start(lambda part: fn(part, *args), second); return first  # noqa: E702
+
+    def __exit__(self, exc_type, exc, tb):
+        if self.split:
+            _helper.wait()
+        return False
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}

@@ -148,14 +148,15 @@ def backward_walk(model, dy):
 
     for slot, g in zip(model._out_slots, dy if model._multi_out else [dy]):
         add(slot, g)
-    for (layer, ins, outs, multi_in, multi_out), cache in zip(reversed(model._steps), reversed(model.cache)):
-        g = [grad.get(slot) for slot in outs]
+    for step, cache in zip(reversed(model._steps), reversed(model.cache)):
+        g = [grad.get(slot) for slot in step.outs]
         if all(gi is None for gi in g):
             continue  # this layer's output does not reach the loss
+        layer = step.layer
         layer.cache = cache  # a layer used twice ran forward twice: restore this call's cache
-        g = g if multi_out else g[0]
+        g = g if step.multi_out else g[0]
         dx = backward_walk(layer, g) if hasattr(layer, "_steps") else layer.backward(g)
-        for slot, d in zip(ins, dx if multi_in else [dx]):
+        for slot, d in zip(step.ins, dx if step.multi_in else [dx]):
             add(slot, d)
     dxs = [grad.get(i) for i in range(len(model.inputs))]
     return dxs if model._multi_in else dxs[0]

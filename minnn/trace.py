@@ -200,14 +200,15 @@ def _trace_on_copy(model, x, y):
 
     with np.errstate(over="ignore", invalid="ignore"):
         y_pred = twin.forward(twin._unpack(xs), training=True)
-        loss, dy, _ = twin._loss_and_grad(ys, y_pred)
+        loss, _ = twin._compute_losses(ys, y_pred)
+        dy = twin._loss_grads(ys, y_pred)
         twin.zero_grad()
         twin.backward(dy)  # need_dx=True: every layer's dx, for the table
         grads, weights = twin._flat_grads_and_weights()
         with twin._step_guard.protect(twin.optimizer, weights, loss):
             twin.optimizer.apply(grads, weights)
         after_pred = twin.forward(twin._unpack(xs))
-        loss_after, _, _ = twin._loss_and_grad(ys, after_pred)
+        loss_after, _ = twin._compute_losses(ys, after_pred)
 
     for rec in records:
         for w in rec._layer.weights:  # the record's own layer, not one of the same name

@@ -202,6 +202,11 @@ def to_labels(data, what, output_shape, model_name=None):
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
+def _weighted(dy, w):
+    # w·dL/dŷ for an output with loss weight w; untouched (no copy, no rounding) for w = 1.
+    return dy if w == 1.0 else dy * dy.dtype.type(w)
+
+
 def _check_batch_size(batch_size):
     if batch_size is None:
         return 32
@@ -543,32 +548,20 @@ class Trainer:
     def _compute_losses(self, ys, y_pred):
         """(total, per-output losses): total = Σ_k w_k·L_k over the outputs (w_k = 1 without
         loss_weights); the per-output losses are unweighted, as Keras logs them."""
-        if self._single_output:
-            loss = self._loss_fns[0].forward(ys[0], y_pred)
-            return (loss if self._loss_weights is None else self._loss_weights[0] * loss), []
-        per_output = [fn.forward(y, p) for fn, y, p in zip(self._loss_fns, ys, y_pred)]
-        weights = self._loss_weights or [1.0] * len(per_output)
-        return sum(w * v for w, v in zip(weights, per_output)), per_output
+        preds = [y_pred] if self._single_output else y_pred
+        losses = [fn.forward(y, p) for fn, y, p in zip(self._loss_fns, ys, preds)]
+        return sum(w * loss for w, loss in zip(self._weights_or_ones(), losses)), losses
 
-    def _loss_and_grad(self, ys, y_pred):
-        """(total, dL/dy_pred, per-output losses): the total is Σ_k w_k·L_k and each output's
-        gradient w_k·dL_k/dy_pred (w_k = 1 without loss_weights); the per-output losses,
-        logged with several outputs, are unweighted, as Keras logs them."""
-        if self._single_output:
-            fn = self._loss_fns[0]
-            loss, dy = fn.forward(ys[0], y_pred), fn.backward(ys[0], y_pred)
-            if self._loss_weights is not None:
-                w = self._loss_weights[0]
-                return w * loss, dy * dy.dtype.type(w), []
-            return loss, dy, []
-        weights = self._loss_weights or [1.0] * len(self._loss_fns)
-        total, grads, per_output = 0.0, [], []
-        for fn, w, y, p in zip(self._loss_fns, weights, ys, y_pred):
-            per_output.append(fn.forward(y, p))
-            total += w * per_output[-1]
-            g = fn.backward(y, p)
-            grads.append(g if w == 1.0 else g * g.dtype.type(w))
-        return total, grads, per_output
+    def _loss_grads(self, ys, y_pred):
+        """dL/dy_pred, for the total of _compute_losses: each output's w_k·dL_k/dy_pred_k
+        (a list with several outputs)."""
+        preds = [y_pred] if self._single_output else y_pred
+        dys = [_weighted(fn.backward(y, p), w)
+               for fn, y, p, w in zip(self._loss_fns, ys, preds, self._weights_or_ones())]
+        return dys[0] if self._single_output else dys
+
+    def _weights_or_ones(self):
+        return self._loss_weights or [1.0] * len(self._loss_fns)
 
     def train_step(self, data):
         """One optimiser step on one batch, as Keras's ``Model.train_step`` (override it to
@@ -582,7 +575,8 @@ class Trainer:
         x, y = data
         ys = [y] if self._single_output else list(y)
         y_pred = self.forward(x, training=True)                  # every layer caches what backward needs
-        loss, dy, per_output = self._loss_and_grad(ys, y_pred)   # L and dL/dŷ
+        loss, per_output = self._compute_losses(ys, y_pred)      # L
+        dy = self._loss_grads(ys, y_pred)                        # dL/dŷ
         self.zero_grad()                                         # backward adds into the gradients
         self.backward(dy, need_dx=False)                         # dL/dθ for every weight (dL/dx unused)
         grads, weights = self._flat_grads_and_weights()          # all of them, one buffer each
@@ -610,6 +604,18 @@ class Trainer:
           completed step (a step is never half applied), ``model.history`` holds the
           completed epochs, and the KeyboardInterrupt is raised again.
         """
+        with self._fit_guard():  # one fit at a time; Ctrl-C reported (see _fit_guard)
+            xs, ys, val, batch_size, verbose = self._fit_data(x, y, batch_size, epochs, verbose,
+                validation_split, validation_data, shuffle, initial_epoch)  # every check first
+            return self._fit_loop(xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle,
+                                  initial_epoch)
+
+    @contextlib.contextmanager
+    def _fit_guard(self):
+        """Around a whole fit: hold the model's run lock (a second fit of this model, from
+        a callback or another thread, gets AlreadyFittingError), silence numpy's overflow
+        warnings (a diverging run gets one clear message instead, _stop_diverged), and on
+        Ctrl-C say what the model holds before the KeyboardInterrupt goes on."""
         before = self.history
         try:
             with contextlib.ExitStack() as held:
@@ -620,14 +626,8 @@ class Trainer:
                 lock = self._fit_lock.lock
                 if lock.acquire(blocking=False): held.callback(lock.release)
                 else: raise self._already_fitting()  # noqa: E701
-                # A diverging run is reported in one clear message (see _report_divergence),
-                # so numpy's overflow warnings on the way there would only be noise.
                 with np.errstate(over="ignore", invalid="ignore"):
-                    xs, ys, val, batch_size, verbose = self._fit_data(
-                        x, y, batch_size, epochs, verbose, validation_split, validation_data,
-                        shuffle, initial_epoch)
-                    return self._fit_loop(xs, ys, val, batch_size, epochs, verbose, callbacks,
-                                          shuffle, initial_epoch)
+                    yield
         except KeyboardInterrupt:
             self._report_interrupt(started=self.history is not before)
             raise
@@ -700,43 +700,50 @@ class Trainer:
     def _fit_loop(self, xs, ys, val, batch_size, epochs, verbose, callbacks, shuffle,
                   initial_epoch):
         """fit's loop: for each epoch, train_step on each batch; returns the History."""
-        steps = -(-len(xs[0]) // batch_size)  # ceil: the last, partial batch is kept
+        cbs = self._fit_callbacks(callbacks, verbose, epochs, steps=-(-len(xs[0]) // batch_size))
+        rng, buffers = utils.get_rng(), {}  # buffers: reused for each epoch's shuffled copy
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            for step, batch in enumerate(self._epoch_batches(xs, ys, batch_size, shuffle, rng, buffers)):
+                cbs.on_train_batch_begin(step)
+                try:
+                    logs = self.train_step(batch)
+                except TrainingDiverged as e:  # the model keeps the last finite step's weights
+                    return self._stop_diverged(epoch, step, e, cbs)
+                cbs.on_train_batch_end(step, logs)
+                if self.stop_training:  # as Keras: a callback may stop after any batch
+                    break
+            logs = self._epoch_logs(logs, val, batch_size, cbs)
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return self.history
+
+    def _fit_callbacks(self, callbacks, verbose, epochs, steps):
+        """The CallbackList of one fit, with a new History (also ``self.history``) run last."""
+        # (steps: per epoch, the ceiling of N / batch_size: the last, partial batch is kept)
         history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
             callbacks, self, {"verbose": verbose, "epochs": epochs, "steps": steps},
             history=history, progbar=callbacks_module.ProgbarLogger(verbose) if verbose else None)
         self.history = history
         self.stop_training = False
-        rng = utils.get_rng()
-        shuffled = {}  # the buffers each epoch's shuffled copy is written into
-        cbs.on_train_begin()
-        logs = {}
-        for epoch in range(initial_epoch, epochs):
-            self.reset_metrics()
-            cbs.on_epoch_begin(epoch)
-            for step, batch in enumerate(self._epoch_batches(xs, ys, batch_size, shuffle, rng, shuffled)):
-                cbs.on_train_batch_begin(step)
-                try:
-                    logs = self.train_step(batch)
-                except TrainingDiverged as e:
-                    self._report_divergence(epoch, step, e, verbose)
-                    cbs.on_train_end()
-                    return history
-                cbs.on_train_batch_end(step, logs)
-                if self.stop_training:  # as Keras: a callback may stop after any batch
-                    break
-            # The epoch's means are read before validation, which resets the trackers. As
-            # Keras: a custom train_step that logs other keys has its last logs kept.
-            metric_logs = self._metric_logs()
-            logs = metric_logs if set(logs) == set(metric_logs) else dict(logs)
-            if val is not None:
-                val_logs = self._evaluate_arrays(val[0], val[1], batch_size, cbs)
-                logs.update({"val_" + k: v for k, v in val_logs.items()})
-            cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
-        return history
+        return cbs
+
+    def _epoch_logs(self, logs, val, batch_size, cbs):
+        """The epoch's logs: the running means, then the val_ ones. The means are read before
+        validation, which resets the trackers. As Keras: a custom train_step that logs other
+        keys has its last logs kept."""
+        metric_logs = self._metric_logs()
+        logs = metric_logs if set(logs) == set(metric_logs) else dict(logs)
+        if val is not None:
+            val_logs = self._evaluate_arrays(val[0], val[1], batch_size, cbs)
+            logs.update({"val_" + k: v for k, v in val_logs.items()})
+        return logs
 
     def _epoch_batches(self, xs, ys, batch_size, shuffle, rng, buffers):
         """Yield one epoch's batches (x, y), as train_step takes them: the fast version of
@@ -749,7 +756,9 @@ class Trainer:
             yield (ex[0][lo:hi] if self._single_input else [a[lo:hi] for a in ex],
                    ey[0][lo:hi] if self._single_output else [a[lo:hi] for a in ey])
 
-    def _report_divergence(self, epoch, step, err, verbose):
+    def _stop_diverged(self, epoch, step, err, cbs):
+        """End a fit whose step diverged (TrainingDiverged): record and say where, end the
+        callbacks, and return the History of the completed epochs."""
         self.stop_training = True
         self.history.diverged = {"epoch": epoch, "step": step, "what": err.what,
                                  "loss": err.value}
@@ -763,6 +772,8 @@ class Trainer:
             f"{len(self.history.epoch)} completed epoch(s). Try a lower learning_rate "
             f"(it is {self.optimizer.learning_rate:g})."
         )
+        cbs.on_train_end()
+        return self.history
 
     # -- evaluate / predict / train_on_batch -------------------------------------------
     def _evaluate_arrays(self, xs, ys, batch_size, cbs):

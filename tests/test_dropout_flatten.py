@@ -245,4 +245,5 @@ def test_flatten_and_dropout_before_the_first_weights_are_skipped_in_fit_backwar
     minnn.utils.set_random_seed(0)
     x = Input((2, 3))
     m = Model(x, layers.Dense(2)(layers.Dropout(0.2)(layers.Flatten()(x))))
-    assert m._data_only == [True, True, False] and m._reads_only_inputs == [False, False, True]
+    assert [(s.on_data_only, s.reads_only_data) for s in m._steps] == [
+        (True, False), (True, False), (False, True)]

@@ -2,6 +2,7 @@
 step, dx skipped only where nobody reads it, Adam in blocks, and the benchmark's
 hand-fused loop doing minnn's exact arithmetic. No timing assertions here.
 """
+import contextlib
 import threading
 import tracemalloc
 import warnings
@@ -386,10 +387,11 @@ def test_two_core_check_catches_a_lost_half(monkeypatch):
     monkeypatch.setattr(optimizers, "_cores", lambda: 2)
     whole = adam_steps(n)
 
-    def first_half_only(fn, groups):
-        fn([tuple(a[:a.size // 2] for a in g) for g in groups])
+    @contextlib.contextmanager
+    def first_half_only(fn, groups, *args):
+        yield [tuple(a[:a.size // 2] for a in g) for g in groups]
 
-    monkeypatch.setattr(optimizers, "_on_two_cores", first_half_only)
+    monkeypatch.setattr(optimizers, "_helper_takes_half", first_half_only)
     assert not np.array_equal(whole[0], adam_steps(n)[0])
 
 
@@ -403,12 +405,16 @@ def test_the_helper_thread_reports_its_errors_and_keeps_numpys_error_state(monke
             a *= np.float32(1e38)
             a *= np.float32(1e38)   # overflows: warns, raises or stays quiet per np.errstate
 
+    def on_two_cores(fn, groups):
+        with optimizers._helper_takes_half(fn, groups) as mine:
+            fn(mine)
+
     with np.errstate(over="raise"), pytest.raises(FloatingPointError):
-        optimizers._on_two_cores(overflow, arrays)
+        on_two_cores(overflow, arrays)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with np.errstate(over="ignore"):  # fit's setting reaches the helper's half too
-            optimizers._on_two_cores(overflow, [(np.ones(n, np.float32),)])
+            on_two_cores(overflow, [(np.ones(n, np.float32),)])
 
 
 # ---------------------------------------------------------------------------------------

@@ -518,12 +518,12 @@ def test_negative_control_a_walk_that_overwrites_gradients_fails_the_equality(rn
 
     def overwriting_walk(model, dy):
         grad = {model._out_slots[0]: dy}
-        for (layer, ins, outs, multi_in, _), cache in zip(reversed(model._steps), reversed(model.cache)):
-            if outs[0] not in grad:
+        for step, cache in zip(reversed(model._steps), reversed(model.cache)):
+            if step.outs[0] not in grad:
                 continue
-            layer.cache = cache
-            dx = layer.backward(grad[outs[0]])
-            for slot, d in zip(ins, dx if multi_in else [dx]):
+            step.layer.cache = cache
+            dx = step.layer.backward(grad[step.outs[0]])
+            for slot, d in zip(step.ins, dx if step.multi_in else [dx]):
                 grad[slot] = d  # the bug: the other reader's gradient is lost
         return grad[0]
 

@@ -58,7 +58,7 @@ def _assert_unchanged(before, model):
 def _engine_grads(model, x, y):
     """{weight name: gradient} from the model's own forward/loss/backward on (x, y)."""
     y_pred = model.forward(x, training=True)
-    _, dy, _ = model._loss_and_grad([y], y_pred)
+    dy = model._loss_grads([y], y_pred)
     model.zero_grad()
     model.backward(dy)
     return {w.name: w.grad.copy() for w in model.weights}

@@ -57,7 +57,7 @@ BUGS = [
     Bug("adam-no-bias-correction",
         "Adam without the bias corrections 1 − β1ᵗ and 1 − β2ᵗ: the first steps are ~3× too big.",
         [("minnn/optimizers.py",
-          "alpha = self.learning_rate * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)",
+          "alpha = self.learning_rate * math.sqrt(1.0 - self.beta_2 ** t) / (1.0 - self.beta_1 ** t)",
           "alpha = self.learning_rate")],
         ["tests/test_optimizers.py::test_adam_first_two_steps_by_hand",
          "tests/test_optimizers.py::test_adam_first_step_is_lr_times_sign_of_g"]),
