@@ -267,7 +267,7 @@ def _own_step_grads(model, x, y):
     try:
         xs, ys, _ = model._standardize_xy(x, y)
         y_pred = model.forward(model._unpack(xs), training=True)
-        _, dy, _ = model._loss_and_grad(ys, y_pred)
+        dy = model._loss_grads(ys, y_pred)
         model.zero_grad()
         model.backward(dy)
         return [(w, w.grad.copy()) for w in model.weights]
