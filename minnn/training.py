@@ -612,8 +612,9 @@ class Trainer:
 
     @contextlib.contextmanager
     def _fit_guard(self):
-        """Around a whole fit: hold the model's run lock (a second fit of this model, from
-        a callback or another thread, gets AlreadyFittingError), silence numpy's overflow
+        """Around a whole fit: hold the run locks of the model and of every model nested in
+        it (they share weights: a second fit of any of them, from a callback or another
+        thread, gets AlreadyFittingError), silence numpy's overflow
         warnings (a diverging run gets one clear message instead, _stop_diverged), and on
         Ctrl-C say what the model holds before the KeyboardInterrupt goes on."""
         before = self.history
@@ -623,20 +624,33 @@ class Trainer:
                 # between them; the ExitStack then calls the C-level Lock.release however
                 # fit ends. (No `try:` line may follow inside this block: an interrupt
                 # traced at a `try:` line skips the handlers around it.)
-                lock = self._fit_lock.lock
-                if lock.acquire(blocking=False): held.callback(lock.release)
-                else: raise self._already_fitting()  # noqa: E701
+                for model, lock in self._run_locks():
+                    if lock.acquire(blocking=False): held.callback(lock.release)
+                    else: raise self._already_fitting(model)  # noqa: E701
                 with np.errstate(over="ignore", invalid="ignore"):
                     yield
         except KeyboardInterrupt:
             self._report_interrupt(started=self.history is not before)
             raise
 
-    def _already_fitting(self):
+    def _run_locks(self):
+        """[(model, its run lock)] for this model and every model nested in it, each once."""
+        found, todo = [], [self]
+        while todo:
+            model = todo.pop(0)
+            if all(model is not m for m, _ in found):
+                found.append((model, model._fit_lock.lock))
+                todo.extend(layer for layer in model.layers if hasattr(layer, "_fit_lock"))
+        return found
+
+    def _already_fitting(self, busy):
+        which = "it" if busy is self else f"model '{busy.name}', nested in it,"
         return AlreadyFittingError(
-            f"fit() was called on model '{self.name}' while it is already fitting (from one of "
-            "its callbacks, or from another thread). A model trains one run at a time: wait "
-            "for the running fit to return, or stop it with model.stop_training = True."
+            f"fit() was called on model '{self.name}' while {which} is already fitting (in "
+            "its own fit or in that of a model nesting it, which trains the same weights; "
+            "called from one of the callbacks, or from another thread). Weights train in one "
+            "run at a time: wait for the running fit to return, or stop it with "
+            "model.stop_training = True."
         )
 
     def _report_interrupt(self, started):
