@@ -259,6 +259,7 @@ class Trainer:
         self.stop_training = False
         self._loss_fns = None
         self._loss_weights = None
+        self._output_weights = None    # per output: its loss weight (1.0 without loss_weights)
         self._metric_specs = None      # per output: the identifiers given to compile, or None
         self._compiled_metrics = None  # per output: Metric objects, made at the first batch
         self._loss_tracker = None
@@ -284,6 +285,7 @@ class Trainer:
         specs = self._resolve_metric_specs(metrics)
         self.optimizer, self.loss, self._loss_fns = opt, loss, loss_fns
         self._loss_weights = weights
+        self._output_weights = weights or [1.0] * len(loss_fns)
         self._metric_specs, self._compiled_metrics = specs, None
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._output_loss_trackers = ([metrics_module.Mean(name=f"{n}_loss") for n in self.output_names]
@@ -550,18 +552,15 @@ class Trainer:
         loss_weights); the per-output losses are unweighted, as Keras logs them."""
         preds = [y_pred] if self._single_output else y_pred
         losses = [fn.forward(y, p) for fn, y, p in zip(self._loss_fns, ys, preds)]
-        return sum(w * loss for w, loss in zip(self._weights_or_ones(), losses)), losses
+        return sum(w * loss for w, loss in zip(self._output_weights, losses)), losses
 
     def _loss_grads(self, ys, y_pred):
         """dL/dy_pred, for the total of _compute_losses: each output's w_k·dL_k/dy_pred_k
         (a list with several outputs)."""
         preds = [y_pred] if self._single_output else y_pred
         dys = [_weighted(fn.backward(y, p), w)
-               for fn, y, p, w in zip(self._loss_fns, ys, preds, self._weights_or_ones())]
+               for fn, y, p, w in zip(self._loss_fns, ys, preds, self._output_weights)]
         return dys[0] if self._single_output else dys
-
-    def _weights_or_ones(self):
-        return self._loss_weights or [1.0] * len(self._loss_fns)
 
     def train_step(self, data):
         """One optimiser step on one batch, as Keras's ``Model.train_step`` (override it to
