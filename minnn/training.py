@@ -202,11 +202,6 @@ def to_labels(data, what, output_shape, model_name=None):
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _weighted(dy, w):
-    # w·dL/dŷ for an output with loss weight w; untouched (no copy, no rounding) for w = 1.
-    return dy if w == 1.0 else dy * dy.dtype.type(w)
-
-
 def _check_batch_size(batch_size):
     if batch_size is None:
         return 32
@@ -246,6 +241,11 @@ def _take_rows(a, perm, buffers, key):
     # mode="clip" lets take write straight into `out` (mode="raise" first makes a
     # full temporary copy); every index in perm is valid, so nothing is clipped.
     return np.take(a, perm, axis=0, out=buffers[key], mode="clip")
+
+
+def _weighted(dy, w):
+    # w·dL/dŷ for an output with loss weight w; untouched (no copy, no rounding) for w = 1.
+    return dy if w == 1.0 else dy * dy.dtype.type(w)
 
 
 class Trainer:
@@ -613,9 +613,9 @@ class Trainer:
     def _fit_guard(self):
         """Around a whole fit: hold the run locks of the model and of every model nested in
         it (they share weights: a second fit of any of them, from a callback or another
-        thread, gets AlreadyFittingError), silence numpy's overflow
-        warnings (a diverging run gets one clear message instead, _stop_diverged), and on
-        Ctrl-C say what the model holds before the KeyboardInterrupt goes on."""
+        thread, gets AlreadyFittingError); silence numpy's overflow warnings (a diverging
+        run gets one clear message instead, see _stop_diverged); and on Ctrl-C say what
+        the model holds before the KeyboardInterrupt goes on."""
         before = self.history
         try:
             with contextlib.ExitStack() as held:
