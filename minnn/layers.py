@@ -677,9 +677,9 @@ def _build_or_check(layer, x):
 
 def _check_dy(layer, dy, shape):
     """Refuse a dy that does not have the shape of the output it is the gradient of."""
-    if getattr(dy, "shape", None) != tuple(shape):
+    if getattr(dy, "shape", None) != shape:  # shape: a tuple, as numpy's shapes are
         raise ValueError(
-            f"Layer '{layer.name}'.backward expects dy of the output's shape {tuple(shape)}, "
+            f"Layer '{layer.name}'.backward expects dy of the output's shape {shape}, "
             f"received {getattr(dy, 'shape', type(dy).__name__)}."
         )
 

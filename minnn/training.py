@@ -202,11 +202,6 @@ def to_labels(data, what, output_shape, model_name=None):
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _weighted(dy, w):
-    # w·dL/dŷ for an output with loss weight w; untouched (no copy, no rounding) for w = 1.
-    return dy if w == 1.0 else dy * dy.dtype.type(w)
-
-
 def _check_batch_size(batch_size):
     if batch_size is None:
         return 32
@@ -248,6 +243,11 @@ def _take_rows(a, perm, buffers, key):
     return np.take(a, perm, axis=0, out=buffers[key], mode="clip")
 
 
+def _weighted(dy, w):
+    # w·dL/dŷ for an output with loss weight w; untouched (no copy, no rounding) for w = 1.
+    return dy if w == 1.0 else dy * dy.dtype.type(w)
+
+
 class Trainer:
     """compile / fit / evaluate / predict / train_on_batch for a Model."""
 
@@ -259,6 +259,7 @@ class Trainer:
         self.stop_training = False
         self._loss_fns = None
         self._loss_weights = None
+        self._output_weights = None    # per output: its loss weight (1.0 without loss_weights)
         self._metric_specs = None      # per output: the identifiers given to compile, or None
         self._compiled_metrics = None  # per output: Metric objects, made at the first batch
         self._loss_tracker = None
@@ -284,6 +285,7 @@ class Trainer:
         specs = self._resolve_metric_specs(metrics)
         self.optimizer, self.loss, self._loss_fns = opt, loss, loss_fns
         self._loss_weights = weights
+        self._output_weights = weights or [1.0] * len(loss_fns)
         self._metric_specs, self._compiled_metrics = specs, None
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._output_loss_trackers = ([metrics_module.Mean(name=f"{n}_loss") for n in self.output_names]
@@ -550,18 +552,15 @@ class Trainer:
         loss_weights); the per-output losses are unweighted, as Keras logs them."""
         preds = [y_pred] if self._single_output else y_pred
         losses = [fn.forward(y, p) for fn, y, p in zip(self._loss_fns, ys, preds)]
-        return sum(w * loss for w, loss in zip(self._weights_or_ones(), losses)), losses
+        return sum(w * loss for w, loss in zip(self._output_weights, losses)), losses
 
     def _loss_grads(self, ys, y_pred):
         """dL/dy_pred, for the total of _compute_losses: each output's w_k·dL_k/dy_pred_k
         (a list with several outputs)."""
         preds = [y_pred] if self._single_output else y_pred
         dys = [_weighted(fn.backward(y, p), w)
-               for fn, y, p, w in zip(self._loss_fns, ys, preds, self._weights_or_ones())]
+               for fn, y, p, w in zip(self._loss_fns, ys, preds, self._output_weights)]
         return dys[0] if self._single_output else dys
-
-    def _weights_or_ones(self):
-        return self._loss_weights or [1.0] * len(self._loss_fns)
 
     def train_step(self, data):
         """One optimiser step on one batch, as Keras's ``Model.train_step`` (override it to
@@ -612,10 +611,11 @@ class Trainer:
 
     @contextlib.contextmanager
     def _fit_guard(self):
-        """Around a whole fit: hold the model's run lock (a second fit of this model, from
-        a callback or another thread, gets AlreadyFittingError), silence numpy's overflow
-        warnings (a diverging run gets one clear message instead, _stop_diverged), and on
-        Ctrl-C say what the model holds before the KeyboardInterrupt goes on."""
+        """Around a whole fit: hold the run locks of the model and of every model nested in
+        it (they share weights: a second fit of any of them, from a callback or another
+        thread, gets AlreadyFittingError); silence numpy's overflow warnings (a diverging
+        run gets one clear message instead, see _stop_diverged); and on Ctrl-C say what
+        the model holds before the KeyboardInterrupt goes on."""
         before = self.history
         try:
             with contextlib.ExitStack() as held:
@@ -623,20 +623,33 @@ class Trainer:
                 # between them; the ExitStack then calls the C-level Lock.release however
                 # fit ends. (No `try:` line may follow inside this block: an interrupt
                 # traced at a `try:` line skips the handlers around it.)
-                lock = self._fit_lock.lock
-                if lock.acquire(blocking=False): held.callback(lock.release)
-                else: raise self._already_fitting()  # noqa: E701
+                for model, lock in self._run_locks():
+                    if lock.acquire(blocking=False): held.callback(lock.release)
+                    else: raise self._already_fitting(model)  # noqa: E701
                 with np.errstate(over="ignore", invalid="ignore"):
                     yield
         except KeyboardInterrupt:
             self._report_interrupt(started=self.history is not before)
             raise
 
-    def _already_fitting(self):
+    def _run_locks(self):
+        """[(model, its run lock)] for this model and every model nested in it, each once."""
+        found, todo = [], [self]
+        while todo:
+            model = todo.pop(0)
+            if all(model is not m for m, _ in found):
+                found.append((model, model._fit_lock.lock))
+                todo.extend(layer for layer in model.layers if hasattr(layer, "_fit_lock"))
+        return found
+
+    def _already_fitting(self, busy):
+        which = "it" if busy is self else f"model '{busy.name}', nested in it,"
         return AlreadyFittingError(
-            f"fit() was called on model '{self.name}' while it is already fitting (from one of "
-            "its callbacks, or from another thread). A model trains one run at a time: wait "
-            "for the running fit to return, or stop it with model.stop_training = True."
+            f"fit() was called on model '{self.name}' while {which} is already fitting (in "
+            "its own fit or in that of a model nesting it, which trains the same weights; "
+            "called from one of the callbacks, or from another thread). Weights train in one "
+            "run at a time: wait for the running fit to return, or stop it with "
+            "model.stop_training = True."
         )
 
     def _report_interrupt(self, started):

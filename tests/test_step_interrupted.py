@@ -166,3 +166,48 @@ def test_fit_from_another_thread_is_refused_and_the_first_run_is_unharmed():
         first.join(30)
     assert len(errors) == 1 and f"model '{m.name}'" in str(errors[0])
     assert same(state(m), state(ref)) and m.history.history == ref.history.history
+
+
+def _tutorial_pair():
+    minnn.utils.set_random_seed(0)
+    ae = minnn.datasets.two_gaussians.tutorial_autoencoder()
+    encoder = ae.get_layer("encoder")
+    for m in (ae, encoder):
+        m.compile(minnn.optimizers.Adam(0.01), "mse")
+    return ae, encoder
+
+
+class FitOther(minnn.callbacks.Callback):
+    def __init__(self, fit):
+        super().__init__()
+        self.fit, self.errors = fit, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        from minnn.training import AlreadyFittingError
+        try:
+            self.fit()
+        except AlreadyFittingError as e:
+            self.errors.append(str(e))
+
+
+def test_a_nested_model_cannot_fit_while_its_parent_fits_nor_the_parent_while_it_does():
+    # Before: encoder.fit from ae's callback ran, training the shared weights in the middle
+    # of ae's run (from another thread, the two would zero and fill the same gradients).
+    ae, encoder = _tutorial_pair()
+    data = minnn.datasets.two_gaussians.load_data(seed=0)[0][:256]
+    inner = FitOther(lambda: encoder.fit(data, data[:, :1], epochs=1, verbose=0))
+    before = [w.copy() for w in encoder.get_weights()]
+    ae.fit(data, data, epochs=2, batch_size=128, verbose=0, callbacks=[inner])
+    assert len(inner.errors) == 2 and "model 'encoder' while it is already fitting" in inner.errors[0]
+    assert ae.history.epoch == [0, 1] and encoder.optimizer.iterations == 0
+    assert not all(np.array_equal(a, b) for a, b in zip(before, encoder.get_weights()))  # ae trained it
+
+    outer = FitOther(lambda: ae.fit(data, data, epochs=1, verbose=0))
+    encoder.fit(data, data[:, :1], epochs=2, batch_size=128, verbose=0, callbacks=[outer])
+    assert len(outer.errors) == 2 and "model 'encoder', nested in it," in outer.errors[0]
+    assert ae.history.epoch == [0, 1]  # ae's last history, untouched
+
+    # Neither is left locked.
+    encoder.fit(data, data[:, :1], epochs=1, verbose=0)
+    ae.fit(data, data, epochs=1, verbose=0)
+    assert encoder.optimizer.iterations == 4 + 8 and ae.optimizer.iterations == 4 + 8
