@@ -12,7 +12,10 @@ loss, zeroed gradients, backward, the guarded optimiser update), except that
 backward computes dL/dx for every layer, the first included, so that every
 row has its |dx|. Each leaf layer's forward and backward are watched as they
 run, nested models opened; a layer called twice (shared) gets one record per
-call, and its gradients, summed over its calls, in each.
+call, and its gradients, summed over its calls, in each. A step that fit
+would stop at (a loss that is NaN or inf, or an update that would make a weight
+so) is traced too: the guard refuses the update, ``.refused`` says why,
+``.loss_after`` and the update ratios are None, and the gradients are there.
 
 Per record: the input and output shapes, the norms of dy (the gradient
 arriving at the layer's output) and dx (the one it sends back), a copy of each
@@ -28,7 +31,7 @@ import threading
 
 import numpy as np
 
-from . import activations, saving, utils
+from . import activations, guard, saving, utils
 from .layers import Activation, ReLU
 
 
@@ -55,10 +58,11 @@ class LayerTrace:
 class StepTrace:
     """The result of ``trace_step``: the loss before and after, and one LayerTrace per call."""
 
-    def __init__(self, loss_before, loss_after, layers):
+    def __init__(self, loss_before, loss_after, layers, refused=None):
         self.loss_before = loss_before  # the step's loss, before the update (what fit logs)
         self.loss_after = loss_after    # the same batch's loss after the update (inference mode)
         self.layers = layers            # in backward order
+        self.refused = refused          # why the step guard refused the update, or None
 
     def __str__(self):
         names = [rec.name if rec.call == 0 else f"{rec.name} [call {rec.call + 1}]"
@@ -71,8 +75,13 @@ class StepTrace:
         ww = max([8] + [len(w) for w in shorts])
         head = (f"{'layer':<{nw}} {'input -> output':<{sw}} {'|dy|':>9} {'|dx|':>9}  "
                 f"{'weight':<{ww}} {'|grad|':>9} {'update/w':>9} {'dead':>6}")
-        lines = [f"one training step: loss {self.loss_before:.6g} -> {self.loss_after:.6g} "
-                 "(same batch, after the update)", head, "-" * len(head)]
+        if self.refused:
+            first = (f"one training step: loss {self.loss_before:.6g}; the update was refused "
+                     f"({self.refused}): fit stops here, keeping the weights")
+        else:
+            first = (f"one training step: loss {self.loss_before:.6g} -> {self.loss_after:.6g} "
+                     "(same batch, after the update)")
+        lines = [first, head, "-" * len(head)]
         for rec, name, shape in zip(self.layers, names, shapes):
             dead = "" if rec.dead_units is None else str(rec.dead_units)
             weights = list(rec.grads) or [None]
@@ -205,19 +214,27 @@ def _trace_on_copy(model, x, y):
         twin.zero_grad()
         twin.backward(dy)  # need_dx=True: every layer's dx, for the table
         grads, weights = twin._flat_grads_and_weights()
-        with twin._step_guard.protect(twin.optimizer, weights, loss):
-            twin.optimizer.apply(grads, weights)
-        after_pred = twin.forward(twin._unpack(xs))
-        loss_after, _ = twin._compute_losses(ys, after_pred)
+        try:
+            with twin._step_guard.protect(twin.optimizer, weights, loss):
+                twin.optimizer.apply(grads, weights)
+        except guard.TrainingDiverged as e:
+            # Where fit stops; the gradients that led here are what one wants to see.
+            refused = ("the loss is not finite" if e.what == "loss"
+                       else "it would make a weight NaN or inf")
+            loss_after = None
+        else:
+            refused = None
+            loss_after, _ = twin._compute_losses(ys, twin.forward(twin._unpack(xs)))
 
     for rec in records:
         for w in rec._layer.weights:  # the record's own layer, not one of the same name
             rec.grads[w.name] = w.grad.copy()
             size = np.linalg.norm(before[id(w)].astype(np.float64))
             step = np.linalg.norm(w.value.astype(np.float64) - before[id(w)])
-            rec.update_ratios[w.name] = float(step / size) if size > 0 else None  # w = 0: undefined
+            # None where w = 0 (undefined) or where no update was made
+            rec.update_ratios[w.name] = float(step / size) if size > 0 and not refused else None
         rec._layer = None  # the copy is not kept alive by the trace
-    return StepTrace(float(loss), float(loss_after), records)
+    return StepTrace(float(loss), None if refused else float(loss_after), records, refused)
 
 
 def _recut_state(model, twin):

@@ -461,3 +461,25 @@ def test_the_table_stays_aligned_with_long_names_and_shapes():
     assert len({len(line) for line in table}) == 1, "\n".join(table)
     assert "[(4, 3), (4, 3)]" not in lines[0] and any("[(4, 4), (4, 4)] -> (4, 4)" in l for l in table)
     assert "inf" not in "".join(table)
+
+
+def test_a_step_fit_would_stop_at_is_traced_with_its_gradients_not_raised():
+    """A batch whose loss overflows to inf: fit and train_on_batch stop there, and that is
+    the batch one wants to trace. The trace says the update was refused and keeps the grads."""
+    minnn.utils.set_random_seed(0)
+    inp = Input(shape=(3,))
+    model = Model(inp, Dense(2, name="out")(Dense(4, name="hidden")(inp)))
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.full((4, 3), 1e19, np.float32)     # ŷ ~ 1e19: (ŷ − y)² overflows float32
+    y = np.zeros((4, 2), np.float32)
+    with pytest.raises(ValueError, match="loss is inf"):
+        model.train_on_batch(x, y)             # the step refuses this batch
+    before = _state(model)
+    trace = trace_step(model, x, y)
+    _assert_unchanged(before, model)
+    assert trace.loss_before == np.inf and trace.loss_after is None
+    assert trace.refused == "the loss is not finite"
+    assert [rec.name for rec in trace.layers] == ["out", "hidden"]
+    assert set(trace.layers[0].grads) == {"out/kernel", "out/bias"}
+    assert all(r is None for rec in trace.layers for r in rec.update_ratios.values())
+    assert "the update was refused (the loss is not finite)" in str(trace).splitlines()[0]
