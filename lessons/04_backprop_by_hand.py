@@ -105,11 +105,11 @@ d_x = d_z1 @ W1.T                    # (1)                           (N, 2)
 def compare(name, mine, theirs):
     gap = float(np.max(np.abs(mine - theirs)))
     verdict = "exact" if np.array_equal(mine, theirs) else "close" if np.allclose(mine, theirs) else "WRONG"
-    print(f"{name:<30} {str(mine.shape):>8} {gap:>12.2e}  {verdict}")
+    print(f"{name:<37} {str(mine.shape):>8} {gap:>12.2e}  {verdict}")
     return verdict
 
 
-print(f"{'gradient':<30} {'shape':>8} {'max |diff|':>12}  verdict")
+print(f"{'gradient':<37} {'shape':>8} {'max |diff|':>12}  verdict")
 model.forward(x)
 model.zero_grad()
 verdicts = [
