@@ -52,6 +52,11 @@ class Activation:
     def from_config(cls, config):
         return cls(**config)
 
+    @property
+    def __name__(self):
+        # Keras's activations are functions: dense.activation.__name__ == 'relu'.
+        return self.name or type(self).__name__
+
     def __repr__(self):
         return f"<activation {self.name}>"
 

@@ -18,8 +18,8 @@ A callback may set ``self.model.stop_training = True``: fit stops after the
 current batch (that epoch's validation and ``on_epoch_end`` still run).
 
 Beside ``History`` and ``ProgbarLogger``, the Keras callbacks ``EarlyStopping``,
-``ModelCheckpoint`` (built on the atomic ``model.save``) and ``TerminateOnNaN``
-live here.
+``ModelCheckpoint`` (built on the atomic ``model.save``), ``TerminateOnNaN`` and
+``LambdaCallback`` live here.
 """
 import math
 import numbers
@@ -413,6 +413,10 @@ class ModelCheckpoint(_MonitorCallback):
         for name, v in (("save_best_only", save_best_only), ("save_weights_only", save_weights_only)):
             if not isinstance(v, bool):
                 raise TypeError(f"{name} must be True or False, received {name}={v!r}.")
+        if not save_weights_only:
+            # Refused now, not after the first epoch's training (model.save would refuse it).
+            from .saving import _refuse_keras_path
+            _refuse_keras_path(self.filepath)
         self.verbose = verbose
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
@@ -463,6 +467,39 @@ class ModelCheckpoint(_MonitorCallback):
             print(f"\nEpoch {epoch + 1}: finished saving model to {path}")
 
 
+class LambdaCallback(Callback):
+    """A callback made of plain functions, one per hook, as in Keras::
+
+        LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))
+
+    The functions take the hook's arguments: ``(epoch, logs)`` for the epoch hooks,
+    ``(batch, logs)`` for the batch hooks, ``(logs)`` for the train hooks. Any other
+    hook (``on_test_end=...``, ``on_batch_end=...``) is given by its name. Keras stores
+    a misspelt name silently and never calls it; minnn refuses it with a TypeError.
+    """
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 **kwargs):
+        super().__init__()
+        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,
+                 "on_train_begin": on_train_begin, "on_train_end": on_train_end,
+                 "on_train_batch_begin": on_train_batch_begin,
+                 "on_train_batch_end": on_train_batch_end, **kwargs}
+        known = sorted(n for n in vars(Callback) if n.startswith("on_"))
+        for name, fn in hooks.items():
+            if name not in known:
+                raise TypeError(
+                    f"LambdaCallback received an unknown hook {name}=...; the hooks are: "
+                    f"{', '.join(known)}.")
+            if fn is not None and not callable(fn):
+                raise TypeError(
+                    f"LambdaCallback expects a function for {name}, received {fn!r}.")
+        for name, fn in hooks.items():
+            if fn is not None:
+                setattr(self, name, fn)
+
+
 class TerminateOnNaN(Callback):
     """Stop training as soon as a logged value is NaN or inf.
 
@@ -491,3 +528,9 @@ class TerminateOnNaN(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._check(f"Epoch {epoch + 1}", logs)
+
+
+# A Keras name minnn leaves out gets an error that says so (see minnn/unsupported.py).
+from .unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)

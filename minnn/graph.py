@@ -69,6 +69,7 @@ def record_call(layer, inputs):
     out_shape = layer.compute_output_shape(shape_arg)
     node = Node(layer, tensors, call_index=layer._call_count)
     layer._call_count += 1
+    layer.__dict__.setdefault("_inbound_nodes", []).append(node)  # for layer.output
     out_shapes = out_shape if isinstance(out_shape, list) else [out_shape]
     dtype = layer.dtype
     node.outputs = [SymbolicTensor(s, dtype, node, i) for i, s in enumerate(out_shapes)]

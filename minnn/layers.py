@@ -144,6 +144,27 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return input_shape
 
+    # -- the graph around the layer (Keras's layer.input / layer.output) --------------
+    @property
+    def input(self):
+        """The symbolic input of the layer's first call (a list for several), as in Keras."""
+        return self._first_call("inputs", "input")
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's first call, as in Keras: so
+        ``Model(model.inputs, model.get_layer('hidden').output)`` extracts features."""
+        return self._first_call("outputs", "output")
+
+    def _first_call(self, attr, what):
+        nodes = self.__dict__.get("_inbound_nodes")
+        if not nodes:
+            # An AttributeError, as Keras's, so that hasattr(layer, 'output') stays False.
+            raise AttributeError(
+                f"The layer {self.name} has never been called and thus has no defined {what}.")
+        tensors = getattr(nodes[0], attr)
+        return tensors[0] if len(tensors) == 1 else list(tensors)
+
     # -- math -----------------------------------------------------------------
     def forward(self, x):
         raise NotImplementedError
@@ -158,6 +179,26 @@ class Layer:
         return list(self._weights)
 
     trainable_weights = weights
+
+    @property
+    def non_trainable_weights(self):
+        """Always empty: every minnn weight trains (see ``trainable``)."""
+        return []
+
+    @property
+    def trainable(self):
+        """True: minnn has no frozen layers. Setting it to False is refused (NotImplementedError)
+        instead of being ignored, since a silently trained "frozen" layer would mislead."""
+        return True
+
+    @trainable.setter
+    def trainable(self, value):
+        if value is not True:
+            raise NotImplementedError(
+                f"Layer '{self.name}': received trainable={value!r}, but minnn has no frozen "
+                "layers (layer.trainable = False is not supported): every weight is trained. "
+                "To train only part of a model, move it to Keras with "
+                "minnn.interop.to_keras(model).")
 
     def zero_grad(self):
         for w in self.weights:
@@ -290,6 +331,7 @@ def make_input_tensor(layer):
     layer._call_count = 1
     node.outputs = [graph.SymbolicTensor((None,) + layer.shape, layer.dtype, node)]
     layer._output_tensor = node.outputs[0]
+    layer._inbound_nodes = [node]
     return node.outputs[0]
 
 
@@ -648,6 +690,11 @@ class Add(Layer):
         return [dy] * _cached(self)
 
 
+def add(inputs, **kwargs):
+    """Keras's functional form of Add: ``add([a, b])`` is ``Add()([a, b])``."""
+    return Add(**kwargs)(inputs)
+
+
 def _check_rows(layer, method, x, width):
     """Raise a clear error unless x is a 2-D array (N, width); width None: any width."""
     if not isinstance(x, np.ndarray):
@@ -695,3 +742,9 @@ def _cached(layer):
 
 LAYER_CLASSES = {cls.__name__: cls for cls in (InputLayer, Dense, ReLU, Add, Flatten, Dropout,
                                                 Activation, Softmax, LeakyReLU, ELU)}
+
+
+# A Keras name minnn leaves out gets an error that says so (see minnn/unsupported.py).
+from .unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)

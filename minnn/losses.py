@@ -438,3 +438,9 @@ def serialize(loss):
 
 def deserialize(cfg):
     return _BY_NAME[cfg["class_name"]](**cfg.get("config", {}))
+
+
+# A Keras name minnn leaves out gets an error that says so (see minnn/unsupported.py).
+from .unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)

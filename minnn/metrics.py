@@ -321,3 +321,9 @@ def resolve(identifier, y_true, y_pred):
 
 def serialize(metric):
     return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+# A Keras name minnn leaves out gets an error that says so (see minnn/unsupported.py).
+from .unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)

@@ -52,6 +52,9 @@ class Model(Trainer, Layer):
         model calls this again after each add() and pop())."""
         self.layers = layers
         self.inputs, self.outputs = ins, outs
+        # As Keras: Model([inp], [out]) is a model of one input and one output, whose
+        # model(x) and predict(x) return one array (x may be [array] too).
+        multi_in, multi_out = multi_in and len(ins) > 1, multi_out and len(outs) > 1
         self._multi_in, self._multi_out = multi_in, multi_out
         self._single_input, self._single_output = len(ins) == 1, len(outs) == 1
         self._input_layers = [t.layer for t in ins]
@@ -100,6 +103,22 @@ class Model(Trainer, Layer):
             return super().__call__(inputs)
         xs = self._standardize_x(inputs)
         return self.forward(self._unpack(xs), training=bool(training))
+
+    @property
+    def input(self):
+        """The model's symbolic input (a list for several), as Keras's ``model.input``."""
+        return self._own_tensors(self.inputs, "input")
+
+    @property
+    def output(self):
+        """The model's symbolic output (a list for several), as Keras's ``model.output``."""
+        return self._own_tensors(self.outputs, "output")
+
+    def _own_tensors(self, tensors, what):
+        if not tensors:
+            raise AttributeError(
+                f"The layer {self.name} has never been called and thus has no defined {what}.")
+        return tensors[0] if len(tensors) == 1 else list(tensors)
 
     @property
     def input_shape(self):

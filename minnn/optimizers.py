@@ -513,3 +513,9 @@ def deserialize(cfg):
     opt = cls(**cfg["config"])
     opt.iterations = int(cfg.get("iterations", 0))
     return opt
+
+
+# A Keras name minnn leaves out gets an error that says so (see minnn/unsupported.py).
+from .unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)

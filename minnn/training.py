@@ -101,6 +101,13 @@ def to_array(data, what, shape, dtype, model_name=None, index=0, expand_last=Fal
         )
     if data is None:
         raise ValueError(f"{what} is missing: received None, expected an array of shape {_shape_text(shape)}.")
+    if not hasattr(data, "__len__") and hasattr(data, "__iter__"):
+        # A generator, a tf.data.Dataset, a keras.utils.PyDataset: Keras streams batches
+        # from them; minnn takes the whole data set as arrays.
+        raise TypeError(
+            f"{what} received {type(data).__name__}, a stream of batches (a generator or a "
+            "dataset), which minnn does not support: pass NumPy arrays, such as "
+            f"x of shape {_shape_text(shape)}, and let fit make the batches (batch_size=...).")
     arr = utils.as_real_array(data, what)
     if expand_last and shape[-1] == 1 and arr.ndim == len(shape):
         arr = arr.reshape(arr.shape + (1,))
@@ -860,6 +867,12 @@ class Trainer:
         self.cache = None  # drop the last batch's activations
         cbs.on_predict_end()
         return outs[0] if self._single_output else outs
+
+    def predict_on_batch(self, x):
+        """The model's output for x, computed as one batch (no callbacks, no progress bar),
+        as Keras's ``predict_on_batch``."""
+        n = self._check_same_length(self._standardize_x(x), [])
+        return self.predict(x, batch_size=max(n, 1), verbose=0)
 
     def train_on_batch(self, x, y, return_dict=False):
         """One optimiser step on (x, y) as a single batch; returns what it logged before

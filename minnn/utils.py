@@ -177,3 +177,9 @@ def copy_all(pairs):
             interrupted = True
     if interrupted:
         raise KeyboardInterrupt
+
+
+# A Keras name minnn leaves out gets an error that says so (see minnn/unsupported.py).
+from .unsupported import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__)
