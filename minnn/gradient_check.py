@@ -75,6 +75,7 @@ def gradient_pairs(layer, x, rng, h=1e-6):
     the terms in s, from which the round-off of a central difference follows.
     """
     xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    _check_float64(layer, xs, rng)
     y = layer.forward(x)
     ys = y if isinstance(y, list) else [y]
     upstream = [rng.standard_normal(o.shape) for o in ys]
@@ -95,6 +96,24 @@ def gradient_pairs(layer, x, rng, h=1e-6):
     for w in layer.weights:
         pairs[w.name] = (w.grad.copy(), numerical_gradient(scalar, w.value, h))
     return pairs, terms
+
+
+def _check_float64(layer, xs, rng):
+    # Named here, before any forward: deep inside, a float32 weight would only show up as
+    # "received dtype=float32" without saying which array or how to get float64.
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy Generator (for example np.random.default_rng(0)), "
+                        f"received rng={rng!r}.")
+    for w in getattr(layer, "weights", []):
+        if w.value.dtype != np.float64:
+            raise TypeError(
+                f"Gradient checks need float64: weight '{w.name}' is {w.value.dtype}. Build the "
+                "model after minnn.config.set_floatx('float64'), or give its layers dtype='float64'.")
+    for i, xi in enumerate(xs):
+        if not isinstance(xi, np.ndarray) or xi.dtype != np.float64:
+            got = f"dtype={xi.dtype}" if isinstance(xi, np.ndarray) else type(xi).__name__
+            raise TypeError(f"Gradient checks need float64: x{'' if len(xs) == 1 else i} "
+                            f"must be a float64 array, received {got} (use x.astype('float64')).")
 
 
 def check_layer(layer, x, rng, h=1e-6):
