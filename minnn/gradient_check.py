@@ -22,7 +22,7 @@ large ratio; with a thousand parameters that always happens somewhere.)
 """
 import numpy as np
 
-from . import activations
+from . import activations, layers
 
 BANDS = ((1e-7, "good"), (1e-4, "acceptable only near a kink"), (1e-2, "suspicious"))
 
@@ -145,17 +145,31 @@ def near_kink(layer, x, margin=1e-4):
 
     A central difference whose two points straddle ReLU's kink measures a slope
     between 0 and 1, so the check there can fail for a correct backward. Keep
-    every |z| well above h (cs231n's pitfall). Only Dense layers with
-    activation='relu' are looked at (a standalone ReLU layer keeps only its output).
+    every |z| well above h (cs231n's pitfall). Looked at: Dense layers and
+    Activation / LeakyReLU layers whose activation has a kink (relu, leaky_relu,
+    a subclass of either). A standalone ReLU layer keeps only its output, so its
+    inputs cannot be told; a layer used twice shows its last call.
     """
     layer.forward(x)
     counts = {}
     for leaf in _leaf_layers(layer):
-        if getattr(leaf, "activation", None) is activations.relu and leaf.cache is not None:
-            n = int(np.sum(np.abs(leaf.cache[1]) < margin))
-            if n:
-                counts[leaf.name] = n
+        z = _kink_inputs(leaf)
+        n = 0 if z is None else int(np.sum(np.abs(z) < margin))
+        if n:
+            counts[leaf.name] = n
     return counts
+
+
+def _kink_inputs(leaf):
+    """The inputs of a kinked activation that ``leaf`` cached in its last forward, or None."""
+    if not isinstance(getattr(leaf, "activation", None), (activations.Relu, activations.LeakyRelu)) \
+            or leaf.cache is None:
+        return None
+    if isinstance(leaf, layers.Dense):
+        return leaf.cache[1]   # (x, z, y): z = x·W + b enters the activation
+    if isinstance(leaf, layers.Activation):
+        return leaf.cache[0]   # (x, y)
+    return None
 
 
 def report(errors, kinks=None):
