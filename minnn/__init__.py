@@ -1,10 +1,14 @@
 """minnn: a small, exact deep-learning framework in NumPy that mirrors Keras.
 
-No autodiff: every layer has a hand-written backward pass. Read it in this order:
-initializers, activations, layers, losses, optimizers, graph, models, training.
+No autodiff: every layer has a hand-written backward pass. Read ``minnn.reference``
+first: the arithmetic of training, one line per formula. Then the engine, the fast
+version of the same arithmetic: initializers, activations, layers, losses,
+optimizers, graph, models, training. ``minnn.trace.trace_step`` shows one step of
+your own model, layer by layer.
 """
 from . import (activations, callbacks, config, datasets, gradient_check, initializers,
-               interop, layers, linalg, losses, models, optimizers, saving, utils)
+               interop, layers, lesson, linalg, losses, metrics, models, optimizers, reference,
+               saving, trace, utils)
 from .layers import Add, Dense, Input, ReLU
 from .models import Model
 from .sequential import Sequential
@@ -17,5 +21,5 @@ __version__ = "0.1.0"
 __getattr__ = _module_getattr(__name__)
 
 __all__ = ["Input", "Dense", "ReLU", "Add", "Model", "Sequential", "PCA", "activations", "callbacks",
-           "config", "datasets", "gradient_check", "initializers", "interop", "layers", "linalg", "losses", "models",
-           "optimizers", "saving", "utils"]
+           "config", "datasets", "gradient_check", "initializers", "interop", "layers", "lesson", "linalg", "losses",
+           "metrics", "models", "optimizers", "reference", "saving", "trace", "utils"]

@@ -22,7 +22,7 @@ large ratio; with a thousand parameters that always happens somewhere.)
 """
 import numpy as np
 
-from . import activations
+from . import activations, layers
 
 BANDS = ((1e-7, "good"), (1e-4, "acceptable only near a kink"), (1e-2, "suspicious"))
 
@@ -75,6 +75,7 @@ def gradient_pairs(layer, x, rng, h=1e-6):
     the terms in s, from which the round-off of a central difference follows.
     """
     xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    _check_float64(layer, xs, rng)
     y = layer.forward(x)
     ys = y if isinstance(y, list) else [y]
     upstream = [rng.standard_normal(o.shape) for o in ys]
@@ -95,6 +96,24 @@ def gradient_pairs(layer, x, rng, h=1e-6):
     for w in layer.weights:
         pairs[w.name] = (w.grad.copy(), numerical_gradient(scalar, w.value, h))
     return pairs, terms
+
+
+def _check_float64(layer, xs, rng):
+    # Named here, before any forward: deep inside, a float32 weight would only show up as
+    # "received dtype=float32" without saying which array or how to get float64.
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError("rng must be a numpy Generator (for example np.random.default_rng(0)), "
+                        f"received rng={rng!r}.")
+    for w in getattr(layer, "weights", []):
+        if w.value.dtype != np.float64:
+            raise TypeError(
+                f"Gradient checks need float64: weight '{w.name}' is {w.value.dtype}. Build the "
+                "model after minnn.config.set_floatx('float64'), or give its layers dtype='float64'.")
+    for i, xi in enumerate(xs):
+        if not isinstance(xi, np.ndarray) or xi.dtype != np.float64:
+            got = f"dtype={xi.dtype}" if isinstance(xi, np.ndarray) else type(xi).__name__
+            raise TypeError(f"Gradient checks need float64: x{'' if len(xs) == 1 else i} "
+                            f"must be a float64 array, received {got} (use x.astype('float64')).")
 
 
 def check_layer(layer, x, rng, h=1e-6):
@@ -126,17 +145,31 @@ def near_kink(layer, x, margin=1e-4):
 
     A central difference whose two points straddle ReLU's kink measures a slope
     between 0 and 1, so the check there can fail for a correct backward. Keep
-    every |z| well above h (cs231n's pitfall). Only Dense layers with
-    activation='relu' are looked at (a standalone ReLU layer keeps only its output).
+    every |z| well above h (cs231n's pitfall). Looked at: Dense layers and
+    Activation / LeakyReLU layers whose activation has a kink (relu, leaky_relu,
+    a subclass of either). A standalone ReLU layer keeps only its output, so its
+    inputs cannot be told; a layer used twice shows its last call.
     """
     layer.forward(x)
     counts = {}
     for leaf in _leaf_layers(layer):
-        if getattr(leaf, "activation", None) is activations.relu and leaf.cache is not None:
-            n = int(np.sum(np.abs(leaf.cache[1]) < margin))
-            if n:
-                counts[leaf.name] = n
+        z = _kink_inputs(leaf)
+        n = 0 if z is None else int(np.sum(np.abs(z) < margin))
+        if n:
+            counts[leaf.name] = n
     return counts
+
+
+def _kink_inputs(leaf):
+    """The inputs of a kinked activation that ``leaf`` cached in its last forward, or None."""
+    if not isinstance(getattr(leaf, "activation", None), (activations.Relu, activations.LeakyRelu)) \
+            or leaf.cache is None:
+        return None
+    if isinstance(leaf, layers.Dense):
+        return leaf.cache[1]   # (x, z, y): z = x·W + b enters the activation
+    if isinstance(leaf, layers.Activation):
+        return leaf.cache[0]   # (x, y)
+    return None
 
 
 def report(errors, kinks=None):

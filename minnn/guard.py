@@ -38,6 +38,12 @@ class TrainingDiverged(RuntimeError):
         self.value = value
         self.what = what
 
+    def __str__(self):
+        if self.what == "loss":
+            return f"the loss is {self.value}: a step from it would spoil every weight"
+        return (f"the update made some weights NaN or inf (the loss before it was "
+                f"{self.value:.6g}); it was undone")
+
 
 def all_finite(arrays, zeros):
     """True if every number in ``arrays`` is finite.

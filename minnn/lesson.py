@@ -132,13 +132,26 @@ def _in_ipython():
     return get_ipython is not None and get_ipython() is not None
 
 
+def _lesson_folders():
+    """Where another lesson may be: this checkout's ``lessons/``; the folder of the lesson
+    running as a script (a clone's lessons, with minnn installed from elsewhere, as
+    ``pip install .`` does); the working folder and its ``lessons/`` (a kernel started there)."""
+    folders = [lessons_dir()]
+    if sys.argv and sys.argv[0].endswith(".py"):
+        folders.append(pathlib.Path(sys.argv[0]).resolve().parent)
+    folders += [pathlib.Path.cwd(), pathlib.Path.cwd() / "lessons"]
+    return [f for f in folders if f is not None]
+
+
 def run_lesson(filename, **settings):
     """Run another lesson (a file in ``lessons/``) with the given settings, such as
     quick=True, out=DIR; return its namespace (its models and arrays)."""
     global _override
-    folder = lessons_dir()
-    if folder is None or not (folder / filename).is_file():
-        raise FileNotFoundError(f"Lesson {filename!r} not found in {folder}.")
+    folders = _lesson_folders()
+    folder = next((f for f in folders if (f / filename).is_file()), None)
+    if folder is None:
+        raise FileNotFoundError(f"Lesson {filename!r} not found; looked in "
+                                f"{', '.join(str(f) for f in folders)}.")
     _override = {"quick": False, "out": None, "seed": 0, **settings}
     try:
         return runpy.run_path(str(folder / filename), run_name="__lesson__")

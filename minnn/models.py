@@ -200,9 +200,17 @@ class Model(Trainer, Layer):
         if len(dtypes) > 1:
             raise TypeError(f"Model '{self.name}' mixes weight dtypes {sorted(map(str, dtypes))}.")
         pairs = storage.runs(ws)
+        old_runs = [p.size for p in self._param_flats]
         # One statement: a Ctrl-C cannot leave the lists the step reads half replaced.
         self._param_flats, self._grad_flats, self._flat_for = (
             [v for v, _ in pairs], [g for _, g in pairs], ws)
+        _recut_optimizer_state(self, old_runs)
+
+    def __setstate__(self, state):
+        # A copy (copy.deepcopy, pickle) has its weights in arrays of its own, and copies
+        # of the old runs that are no views of them: find the runs again at first use.
+        self.__dict__.update(state)
+        self._flat_for = None
 
     def _flat_grads_and_weights(self):
         """([gradient buffer], [weight buffer]): every gradient and weight of the model, as
@@ -279,6 +287,24 @@ def _collect_graph(inputs, outputs):
                 "should be unique."
             )
     return ins, outs, multi_in, multi_out, nodes, layers
+
+
+def _recut_optimizer_state(model, old_runs):
+    """Cut the optimiser's state, kept as one array per run of neighbouring weights, from
+    the runs ``old_runs`` (their sizes) to the model's new runs. The runs change when the
+    weights move to other arrays (a copied model's), not the weights' order: so each
+    kind of state (Adam's m, its v) is joined in weight order and cut anew."""
+    optimizer = getattr(model, "optimizer", None)
+    state = optimizer.get_state() if optimizer is not None else []
+    new_runs = [p.size for p in model._param_flats]
+    if not state or not old_runs or new_runs == old_runs or sum(new_runs) != sum(old_runs) \
+            or len(state) % len(old_runs) or any(
+                a.shape != (old_runs[i % len(old_runs)],) for i, a in enumerate(state)):
+        return  # nothing to cut, or not per run (a custom optimiser's state): left as it is
+    cuts = np.cumsum(new_runs)[:-1]
+    k = len(old_runs)
+    optimizer.set_state([part for i in range(0, len(state), k)
+                         for part in np.split(np.concatenate(state[i:i + k]), cuts)])
 
 
 def _takes_training(layer):

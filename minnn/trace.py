@@ -27,11 +27,10 @@ the batch, so that they pass no gradient back at all.
 ``python -m minnn.trace`` prints the trace of one batch of the tutorial model.
 """
 import copy
-import threading
 
 import numpy as np
 
-from . import activations, guard, saving, utils
+from . import activations, guard, utils
 from .layers import Activation, ReLU
 
 
@@ -196,15 +195,13 @@ def trace_step(model, x, y):
 
 
 def _trace_on_copy(model, x, y):
-    twin = copy.deepcopy(model, _fresh_locks(model, {}))
-    _unpack_all(twin)  # the copy's weights are independent arrays: find their runs afresh
+    twin = copy.deepcopy(model)  # weights, optimiser state and a run lock of its own
     xs, ys, _ = twin._standardize_xy(x, y)
     records, pending = [], {}
     leaves = _leaves(twin, [])
     for layer in leaves:
         _watch(layer, records, pending)
-    twin._ensure_flat()
-    _recut_state(model, twin)
+    twin._ensure_flat()  # the copy's own runs of weights, its optimiser state cut to them
     before = {id(w): w.value.copy() for w in twin.weights}  # by the Weight: names may repeat
 
     with np.errstate(over="ignore", invalid="ignore"):
@@ -235,36 +232,6 @@ def _trace_on_copy(model, x, y):
             rec.update_ratios[w.name] = float(step / size) if size > 0 and not refused else None
         rec._layer = None  # the copy is not kept alive by the trace
     return StepTrace(float(loss), None if refused else float(loss_after), records, refused)
-
-
-def _recut_state(model, twin):
-    # The copy's runs of neighbouring weights need not be the model's: give its
-    # optimiser the same state, in weight order, cut to the copy's runs.
-    state = saving._state_by_weight_order(model, model.optimizer.get_state())
-    if state and state[0].shape == (sum(p.size for p in twin._param_flats),):
-        cuts = np.cumsum([p.size for p in twin._param_flats])[:-1]
-        twin.optimizer.set_state([part for a in state for part in np.split(a, cuts)])
-
-
-def _fresh_locks(model, memo):
-    """A deepcopy memo giving each model in the copy a new lock of its own (a lock cannot
-    be copied; fit holds its model's while it runs, and a callback may trace)."""
-    lock = getattr(model, "_fit_lock", None)
-    if lock is not None:
-        memo[id(lock)] = threading.Lock()
-    for layer in getattr(model, "layers", []):
-        if hasattr(layer, "_steps"):
-            _fresh_locks(layer, memo)
-    return memo
-
-
-def _unpack_all(model):
-    # The copied weights are arrays of their own, outside the shared buffers (see
-    # storage.py): each model finds its runs of weights afresh.
-    model._flat_for = None
-    for layer in model.layers:
-        if hasattr(layer, "_steps"):
-            _unpack_all(layer)
 
 
 def _tutorial_model():

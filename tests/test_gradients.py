@@ -558,3 +558,42 @@ def test_near_kink_finds_relu_inputs_close_to_zero_and_report_warns():
     assert near_kink(ae, clean, margin=MARGIN) == {}
     text = report({"dx": 1e-9}, near_kink(ae, x_at_kink))
     assert "good" in text and f"'{first.name}' lie near 0" in text
+
+
+def test_near_kink_also_sees_leaky_relu_and_activation_layers():
+    # Before: only a Dense whose activation was minnn's own relu object was looked at.
+    from minnn import layers
+    from minnn.gradient_check import near_kink
+    x = Input((2,), dtype="float64")
+    d1 = Dense(2, activation="leaky_relu", dtype="float64", name="leaky_dense")
+    d2 = Dense(2, dtype="float64", name="linear_dense")
+    act = layers.Activation("relu", dtype="float64", name="relu_act")
+    leaky = layers.LeakyReLU(dtype="float64", name="leaky_layer")
+    model = Model(x, leaky(act(d2(d1(x)))))
+    for d in (d1, d2):
+        d.kernel.value[...] = np.eye(2)
+        d.bias.value[...] = 0.0
+    rows = np.array([[0.0, 1.0], [2.0, -3.0]])   # a zero input reaches every kink
+    assert near_kink(model, rows) == {"leaky_dense": 1, "relu_act": 1, "leaky_layer": 2}
+    assert near_kink(model, np.array([[1.0, 2.0], [2.0, 0.5]])) == {}
+
+
+def test_a_float32_model_or_input_and_a_missing_generator_are_refused_with_what_to_do():
+    """The README's check, with the float64 line forgotten, or without its generator: each
+    mistake is named before any forward pass, with the way to fix it."""
+    import minnn
+    rng = np.random.default_rng(0)
+    minnn.utils.set_random_seed(0)
+    inp = Input(shape=(2,))
+    model32 = Model(inp, Dense(2, name="out32")(inp))                 # float32, the default
+    x = rng.standard_normal((4, 2))
+    with pytest.raises(TypeError, match=r"weight 'out32/kernel' is float32.*set_floatx\('float64'\)"):
+        check_layer(model32, x, rng)
+    layer = dense_f64(3, 2, rng)
+    with pytest.raises(TypeError, match=r"x must be a float64 array, received dtype=float32"):
+        check_layer(layer, x.astype(np.float32), rng)
+    with pytest.raises(TypeError, match=r"x0 must be a float64 array, received list"):  # a list: inputs
+        check_layer(layer, x.tolist(), rng)
+    with pytest.raises(TypeError, match=r"rng must be a numpy Generator.*received rng=None"):
+        check_layer(layer, x, None)
+    assert set(check_layer(layer, x, rng)) == {"dx", f"{layer.name}/kernel", f"{layer.name}/bias"}

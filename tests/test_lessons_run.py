@@ -170,3 +170,21 @@ def test_quick_mode_and_out_follow_the_documented_rules(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "argv", [str(tmp_path / "99_x.py"), "--quick"])
     run = lesson.setup("99", "a script in Spyder")
     assert run.notebook and run.quick
+
+
+def test_a_lesson_finds_the_lesson_it_runs_next_to_itself_when_minnn_is_installed_elsewhere(
+        tmp_path, monkeypatch):
+    """Lesson 02 runs lesson 01. With minnn installed by ``pip install .`` (no lessons/ beside
+    the package), a lesson run as a script from a clone finds its neighbour in its own folder;
+    before, it failed at the end with "Lesson '01_…' not found in None"."""
+    from minnn import lesson
+
+    monkeypatch.setattr(lesson, "lessons_dir", lambda: None)   # what an installed wheel gives
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "lessons" / "02_linear_autoencoder_is_pca.py")])
+    ns = lesson.run_lesson("02b_spot_the_pca_bugs.py", quick=True, out=tmp_path / "figs")
+    assert ns["run"].quick and pngs(tmp_path / "figs")
+    monkeypatch.setattr(sys, "argv", KERNEL_ARGV)              # a kernel elsewhere: not found,
+    with pytest.raises(FileNotFoundError, match="looked in .*" + tmp_path.name):   # saying where
+        lesson.run_lesson("02b_spot_the_pca_bugs.py", quick=True, out=tmp_path / "figs")

@@ -212,3 +212,34 @@ def test_runs_group_only_true_neighbours():
     values, grads = storage.runs([lone])[0]
     values[0] = 5
     assert lone.value[0] == 5                                  # still the weight's own array
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_model_trains_on_exactly_as_the_original(optimizer, how):
+    # Before: a copy kept copies of the original's runs, which were no views of its own
+    # weights: it trained into those copies, its weights never moved, and zero_grad left
+    # its gradients as they were.
+    import copy
+    import pickle
+    minnn.utils.set_random_seed(0)
+    ae = minnn.datasets.two_gaussians.tutorial_autoencoder()  # nested models: one run of 1003
+    ae.compile(optimizer, "mse")
+    data = minnn.datasets.two_gaussians.load_data(seed=0)[0][:256]
+    ae.fit(data, data, epochs=2, batch_size=64, verbose=0)
+    twin = copy.deepcopy(ae) if how == "deepcopy" else pickle.loads(pickle.dumps(ae))
+    start = [w.copy() for w in twin.get_weights()]
+    assert all(np.array_equal(a, b) for a, b in zip(start, ae.get_weights()))
+
+    for m in (ae, twin):
+        m.fit(data, data, epochs=2, batch_size=64, shuffle=False, verbose=0)
+    assert not all(np.array_equal(a, b) for a, b in zip(start, twin.get_weights()))
+    assert all(np.array_equal(a, b) for a, b in zip(ae.get_weights(), twin.get_weights()))
+    assert twin.history.history == ae.history.history
+    assert twin.optimizer.iterations == ae.optimizer.iterations
+    twin.zero_grad()
+    assert all(not w.grad.any() for w in twin.weights)
+    # The copy is a model of its own: training it leaves the original as it was.
+    before = [w.copy() for w in ae.get_weights()]
+    twin.train_on_batch(data, data)
+    assert all(np.array_equal(a, b) for a, b in zip(before, ae.get_weights()))

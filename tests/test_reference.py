@@ -16,6 +16,7 @@ Negative controls plant the classic bug in a copy of a reference and show the
 equality (or the hand value) then fails, so the checks can catch it.
 """
 import math
+import os
 
 import numpy as np
 import pytest
@@ -544,3 +545,16 @@ def test_negative_control_a_float64_running_total_fails_the_equality():
     float64_mean = sum(len(xb) * twin.train_on_batch(xb, yb) for xb, yb in batches) / 70
     assert history[0] != float64_mean
     assert history[0] == pytest.approx(float64_mean, rel=1e-6)
+
+
+def test_import_minnn_reaches_the_reference_and_the_trace():
+    # Before: `import minnn; minnn.reference` raised AttributeError in a fresh interpreter
+    # (only a module imported elsewhere first made the attribute exist).
+    import subprocess
+    import sys
+    code = ("import minnn; print(minnn.reference.adam_step.__name__, "
+            "minnn.trace.trace_step.__name__, minnn.lesson.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["adam_step", "trace_step", "minnn.lesson"]

@@ -231,7 +231,6 @@ def test_negative_control_a_trace_without_the_copy_changes_the_model(monkeypatch
     """Planted: the step runs on the model itself. The untouched-check then fails."""
     import minnn.trace as trace_module
     monkeypatch.setattr(trace_module.copy, "deepcopy", lambda m, memo=None: m)
-    monkeypatch.setattr(trace_module, "_unpack_all", lambda m: None)
     model = _tutorial()
     x = _data()
     before = _state(model)

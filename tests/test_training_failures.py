@@ -217,3 +217,12 @@ def test_a_real_sigint_mid_step_is_rolled_back():
     assert m.optimizer.iterations == rec.iterations == 4
     assert same(m.get_weights(), rec.weights)
     assert same(m.optimizer.get_state(), rec.state)
+
+
+def test_training_diverged_reads_as_a_sentence():
+    # Before: str(TrainingDiverged(inf)) was "(inf, 'loss')".
+    from minnn.guard import TrainingDiverged
+    assert str(TrainingDiverged(float("inf"))) == (
+        "the loss is inf: a step from it would spoil every weight")
+    assert "NaN or inf" in str(TrainingDiverged(0.25, "weights")) and "0.25" in str(
+        TrainingDiverged(0.25, "weights"))
