@@ -14,7 +14,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LESSON = ROOT / "lessons" / "08_graduate_to_keras.py"
 
 
-def test_without_keras_the_lesson_says_how_to_install_it_and_exits_cleanly(tmp_path):
+def _without_keras(tmp_path):
+    """(an empty working folder, an environment in which `import keras` fails as a missing
+    package does): a stand-in package that raises ModuleNotFoundError comes first."""
     fake = tmp_path / "site"
     (fake / "keras").mkdir(parents=True)
     (fake / "keras" / "__init__.py").write_text(
@@ -23,6 +25,11 @@ def test_without_keras_the_lesson_says_how_to_install_it_and_exits_cleanly(tmp_p
     cwd.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MINNN_", "KERAS_"))}
     env.update(PYTHONPATH=os.pathsep.join([str(fake), str(ROOT)]), MPLBACKEND="Agg")
+    return cwd, env
+
+
+def test_without_keras_the_lesson_says_how_to_install_it_and_exits_cleanly(tmp_path):
+    cwd, env = _without_keras(tmp_path)
     proc = subprocess.run([sys.executable, str(LESSON), "--quick", "--out", str(tmp_path / "figs")],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -51,16 +58,9 @@ except BaseException as e:
 def test_in_a_notebook_without_keras_it_stops_with_the_missing_package_named(tmp_path):
     """In a kernel, SystemExit(0) shows as an error "SystemExit: 0" with a hint to type
     exit(); the lesson raises ModuleNotFoundError with the install command instead."""
-    fake = tmp_path / "site"
-    (fake / "keras").mkdir(parents=True)
-    (fake / "keras" / "__init__.py").write_text(
-        "raise ModuleNotFoundError(\"No module named 'keras'\", name='keras')\n")
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
+    cwd, env = _without_keras(tmp_path)
     (tmp_path / "cells.py").write_text(KERNEL_CELLS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINNN_", "KERAS_"))}
-    env.update(PYTHONPATH=os.pathsep.join([str(fake), str(ROOT)]), MPLBACKEND="Agg",
-               MINNN_LESSON_QUICK="1", MINNN_LESSON_OUT=str(tmp_path / "figs"))
+    env.update(MINNN_LESSON_QUICK="1", MINNN_LESSON_OUT=str(tmp_path / "figs"))
     proc = subprocess.run([sys.executable, str(tmp_path / "cells.py"), str(LESSON)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
