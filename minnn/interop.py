@@ -286,8 +286,8 @@ def _config_to_keras(layer, keras):
 
 _TO_KERAS = {
     "Dense": _dense_to_keras,
-    **{kind: _config_to_keras for kind in ("Add", "ReLU", "Flatten", "Dropout", "Activation",
-                                           "Softmax", "LeakyReLU", "ELU")},
+    **{kind: _config_to_keras for kind in ("Add", "Concatenate", "ReLU", "Flatten", "Dropout",
+                                           "Activation", "Softmax", "LeakyReLU", "ELU")},
 }
 
 
@@ -643,6 +643,7 @@ def _config_from_keras(keys):
 _FROM_KERAS = {
     "Dense": _dense_from_keras,
     "Add": _config_from_keras(()),
+    "Concatenate": _config_from_keras(("axis",)),
     "ReLU": _config_from_keras(()),
     "Flatten": _config_from_keras(("data_format",)),
     "Dropout": _config_from_keras(("rate", "noise_shape", "seed")),

@@ -1,5 +1,5 @@
-"""Layers: Input, Dense, Flatten, Dropout, activations as layers, and Add, each with a
-hand-written backward pass.
+"""Layers: Input, Dense, Flatten, Dropout, activations as layers, Add and Concatenate, each
+with a hand-written backward pass.
 
 The contract every layer keeps (cs231n's, with micrograd's ``+=``):
 
@@ -690,6 +690,72 @@ class Add(Layer):
         return [dy] * _cached(self)
 
 
+class Concatenate(Layer):
+    """Several inputs side by side along ``axis`` (the last by default, as Keras):
+    y = [x₁ | x₂ | …]."""
+
+    def __init__(self, axis=-1, name=None, dtype=None, **kwargs):
+        if not _is_int(axis):
+            raise TypeError(f"Concatenate expects an integer axis, received axis={axis!r}.")
+        self.axis = int(axis)
+        super().__init__(name=name, dtype=dtype, **kwargs)
+
+    def _axis(self, rank):
+        axis = self.axis + rank if self.axis < 0 else self.axis
+        if not 1 <= axis < rank:  # axis 0 is the batch: the rows must stay the samples
+            raise ValueError(
+                f"Layer '{self.name}' (Concatenate) received axis={self.axis} for inputs of rank "
+                f"{rank}; expected an axis from 1 to {rank - 1} (or -1, the last).")
+        return axis
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, list) or len(input_shape) < 2:
+            raise ValueError(
+                f"Layer '{self.name}' (Concatenate) expects a list of at least 2 inputs, received "
+                f"input_shape={input_shape!r}.")
+        ranks = {len(s) for s in input_shape}
+        axis = self._axis(len(input_shape[0])) if len(ranks) == 1 else None
+        rest = {tuple(d for i, d in enumerate(s) if i != axis) for s in input_shape}
+        if axis is None or len(rest) != 1:
+            raise ValueError(
+                f"A `Concatenate` layer requires inputs with matching shapes except for the "
+                f"concatenation axis. Received: input_shape={input_shape} (layer "
+                f"'{self.name}', axis={self.axis}).")
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        axis = self._axis(len(input_shape[0]))
+        out = list(input_shape[0])
+        out[axis] = sum(s[axis] for s in input_shape)
+        return tuple(out)
+
+    def forward(self, xs):
+        """y = [x₁ | x₂ | …] along axis.   xs: list of (N, Dᵢ) -> y: (N, Σ Dᵢ)."""
+        if len(xs) < 2 or any(getattr(x, "ndim", None) != xs[0].ndim or len(x) != len(xs[0])
+                              for x in xs):
+            raise ValueError(
+                f"Layer '{self.name}' (Concatenate) expects at least 2 arrays with one batch "
+                f"size and rank, received shapes "
+                f"{[getattr(x, 'shape', type(x).__name__) for x in xs]}.")
+        axis = self._axis(xs[0].ndim)
+        self.cache = (axis, np.cumsum([x.shape[axis] for x in xs[:-1]]))
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, dy):
+        """dxᵢ = dy's block of columns for xᵢ.   dy: (N, Σ Dᵢ) -> list of (N, Dᵢ)."""
+        axis, cuts = _cached(self)
+        # Views into dy: each input gets its own block, and no one downstream writes into it.
+        return np.split(dy, cuts, axis=axis)
+
+    def get_config(self):
+        return {"axis": self.axis, "name": self.name, "dtype": self.dtype}
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """Keras's functional form: ``concatenate([a, b])`` is ``Concatenate()([a, b])``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
 def add(inputs, **kwargs):
     """Keras's functional form of Add: ``add([a, b])`` is ``Add()([a, b])``."""
     return Add(**kwargs)(inputs)
@@ -740,8 +806,8 @@ def _cached(layer):
     return layer.cache
 
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (InputLayer, Dense, ReLU, Add, Flatten, Dropout,
-                                                Activation, Softmax, LeakyReLU, ELU)}
+LAYER_CLASSES = {cls.__name__: cls for cls in (InputLayer, Dense, ReLU, Add, Concatenate, Flatten,
+                                                Dropout, Activation, Softmax, LeakyReLU, ELU)}
 
 
 # A Keras name minnn leaves out gets an error that says so (see minnn/unsupported.py).

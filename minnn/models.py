@@ -22,6 +22,13 @@ from .training import Trainer
 
 
 def _as_tensor_list(tensors, what):
+    if isinstance(tensors, dict):
+        names = ", ".join(f"'{k}'" for k in tensors)
+        raise NotImplementedError(
+            f"Model `{what}` given as a dict (keys {names}) is not supported by minnn: pass a "
+            f"list, {what}=[...]. Each {what[:-1]} is named by its layer (name='...'), and "
+            "loss, loss_weights, metrics and the data take dicts keyed by those names, as "
+            "in Keras.")
     as_list = isinstance(tensors, (list, tuple))
     items = list(tensors) if as_list else [tensors]
     if not items:

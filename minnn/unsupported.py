@@ -19,7 +19,7 @@ _RNN = "recurrent layers are not in minnn; move the model to Keras for sequences
 _NORM = "normalization layers are not in minnn"
 _PREP = ("preprocessing layers are not in minnn: prepare the arrays with NumPy before fit "
          "(for example x = x.astype('float32') / 255)")
-_MERGE = "of the merging layers, minnn has only Add (and layers.add)"
+_MERGE = "of the merging layers, minnn has Add and Concatenate (and layers.add, layers.concatenate)"
 _NO_AUTODIFF = ("minnn has no autodiff, so an arbitrary function cannot be a layer: subclass "
                 "minnn.layers.Layer and write its forward and backward")
 _SHAPE = "reshaping layers other than Flatten are not in minnn"
@@ -50,7 +50,7 @@ for _group, _why in (
     ("Normalization Rescaling Resizing CenterCrop RandomFlip RandomRotation RandomZoom "
      "RandomTranslation RandomContrast RandomBrightness RandomCrop TextVectorization "
      "StringLookup IntegerLookup CategoryEncoding Hashing Discretization HashedCrossing", _PREP),
-    ("Concatenate concatenate Multiply multiply Subtract subtract Average average Maximum "
+    ("Multiply multiply Subtract subtract Average average Maximum "
      "maximum Minimum minimum Dot dot", _MERGE),
     ("Lambda", _NO_AUTODIFF),
     ("Reshape Permute RepeatVector", _SHAPE),

@@ -43,6 +43,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from minnn import Add, Dense, Input, Model, ReLU, activations, losses
+from minnn.layers import Concatenate
 from minnn.gradient_check import check_layer, gradient_pairs, numerical_gradient, verdict
 from tutorial_ae import build_tutorial_ae
 
@@ -174,6 +175,31 @@ def test_add_layer_gradient(seed, n, d, k):
     errors = gradient_errors(layer, [rng.standard_normal((n, d)) for _ in range(k)], rng)
     assert list(errors) == [f"dx{i}" for i in range(k)]
     assert_good(errors)
+
+
+@given(seed=seeds, n=dims, widths=st.lists(dims, min_size=2, max_size=4))
+def test_concatenate_layer_gradient(seed, n, widths):
+    rng = np.random.default_rng(seed)
+    layer = Concatenate(dtype=F64)
+    errors = gradient_errors(layer, [rng.standard_normal((n, w)) for w in widths], rng)
+    assert list(errors) == [f"dx{i}" for i in range(len(widths))]
+    assert_good(errors)
+
+
+def test_concatenate_gradient_along_a_middle_axis():
+    rng = np.random.default_rng(5)
+    layer = Concatenate(axis=1, dtype=F64)
+    assert_good(gradient_errors(layer, [rng.standard_normal((3, w, 2)) for w in (1, 3)], rng))
+
+
+def test_concatenate_gradient_check_catches_swapped_blocks(monkeypatch):
+    """Negative control: a backward that hands each input another input's block fails."""
+    rng = np.random.default_rng(6)
+    layer = Concatenate(dtype=F64)
+    right = Concatenate.backward
+    monkeypatch.setattr(Concatenate, "backward", lambda self, dy: right(self, dy)[::-1])
+    errors = gradient_errors(layer, [rng.standard_normal((4, 3)) for _ in range(2)], rng)
+    assert min(errors.values()) > CAUGHT
 
 
 @pytest.mark.parametrize("name", sorted(activations._ACTIVATIONS))
@@ -353,6 +379,8 @@ def test_relu_and_add_backward_never_mutate_dy():
     rng = np.random.default_rng(2)
     _assert_dy_untouched(ReLU(dtype=F64), rng.standard_normal((5, 3)), rng.standard_normal((5, 3)))
     _assert_dy_untouched(Add(dtype=F64), [rng.standard_normal((5, 3))] * 2, rng.standard_normal((5, 3)))
+    _assert_dy_untouched(Concatenate(dtype=F64), [rng.standard_normal((5, 3)), rng.standard_normal((5, 2))],
+                         rng.standard_normal((5, 5)))
 
 
 @pytest.mark.parametrize("which", sorted(MODELS))

@@ -27,7 +27,7 @@ import harness  # noqa: E402
 EXPECTED = {
     "p01_sequential.py": (NotImplementedError, "minnn has no frozen layers"),
     "p02_functional_mnist.py": None,
-    "p03_multi_io.py": (unsupported.NotInMinnError, "keras.layers.concatenate is not supported"),
+    "p03_multi_io.py": None,
     "p04_train_eval.py": None,
     "p05_callbacks.py": (ValueError, "Cannot save to 'mymodel_{epoch}.keras'"),
     "p06_save_weights.py": (ValueError, "Cannot save to 'my_model.keras'"),
@@ -61,7 +61,7 @@ def test_program_runs_or_names_what_is_missing(program, tmp_path, monkeypatch):
     else:
         kind, words = expected
         assert type(error) is kind and words in str(error), f"{program}: {error!r}"
-    assert records or program in ("p01_sequential.py", "p03_multi_io.py")
+    assert records or program == "p01_sequential.py"
 
 
 # ---------------------------------------------------------------------------
@@ -250,7 +250,7 @@ def test_model_checkpoint_to_a_keras_file_is_refused_before_training(tmp_path):
 @pytest.mark.parametrize("module, name", [
     (minnn.layers, "Conv2D"), (minnn.layers, "MaxPooling2D"), (minnn.layers, "LSTM"),
     (minnn.layers, "BatchNormalization"), (minnn.layers, "Embedding"),
-    (minnn.layers, "Normalization"), (minnn.layers, "Lambda"), (minnn.layers, "concatenate"),
+    (minnn.layers, "Normalization"), (minnn.layers, "Lambda"), (minnn.layers, "multiply"),
     (minnn.callbacks, "ReduceLROnPlateau"), (minnn.callbacks, "TensorBoard"),
     (minnn.optimizers, "Nadam"), (minnn.losses, "Huber"), (minnn.metrics, "AUC"),
     (minnn.datasets, "cifar10"), (minnn.utils, "plot_model"), (minnn, "ops"),
@@ -310,3 +310,63 @@ def test_a_generator_is_refused_as_a_stream_of_batches():
         model.predict(iter([np.zeros((2, 2))]), verbose=0)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_concatenate_puts_inputs_side_by_side():
+    """The Functional guide's layers.concatenate: by hand, [a | b] along the last axis."""
+    a, b = minnn.Input(shape=(2,), name="a"), minnn.Input(shape=(3,), name="b")
+    model = minnn.Model([a, b], minnn.layers.concatenate([a, b]))
+    assert model.output_shape == (None, 5)
+    xa = np.array([[1, 2], [3, 4]], "float32")
+    xb = np.array([[5, 6, 7], [8, 9, 10]], "float32")
+    np.testing.assert_array_equal(model.predict([xa, xb], verbose=0),
+                                  [[1, 2, 5, 6, 7], [3, 4, 8, 9, 10]])
+    layer = minnn.layers.Concatenate(axis=1)
+    c, d = minnn.Input(shape=(2, 3)), minnn.Input(shape=(4, 3))
+    assert layer([c, d]).shape == (None, 6, 3)
+
+
+def test_concatenate_refuses_shapes_that_do_not_fit():
+    a, b = minnn.Input(shape=(2, 3)), minnn.Input(shape=(2, 4))
+    with pytest.raises(ValueError, match="matching shapes except for the concatenation axis"):
+        minnn.layers.Concatenate(axis=1)([a, b])
+    with pytest.raises(ValueError, match="expected an axis from 1 to 2"):
+        minnn.layers.Concatenate(axis=0)([a, a])
+    with pytest.raises(ValueError, match="at least 2 inputs"):
+        minnn.layers.Concatenate()([a])
+
+
+def test_concatenate_saves_and_trains(tmp_path):
+    minnn.utils.set_random_seed(0)
+    a, b = minnn.Input(shape=(2,)), minnn.Input(shape=(3,))
+    h = minnn.layers.Dense(4, activation="relu")(minnn.layers.Concatenate()([a, b]))
+    model = minnn.Model([a, b], minnn.layers.Dense(1)(h))
+    model.compile("adam", "mse")
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(16, 2)).astype("float32"), rng.normal(size=(16, 3)).astype("float32")]
+    y = xs[0][:, :1] - xs[1][:, 2:]
+    losses = model.fit(xs, y, epochs=20, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+    model.save(tmp_path / "cat.minnn")
+    again = minnn.models.load_model(tmp_path / "cat.minnn")
+    np.testing.assert_array_equal(again.predict(xs, verbose=0), model.predict(xs, verbose=0))
+
+
+def test_model_outputs_as_a_dict_is_refused_with_the_list_form():
+    inp = minnn.Input(shape=(3,))
+    out = minnn.layers.Dense(1, name="priority")(inp)
+    with pytest.raises(NotImplementedError, match=r"outputs=\[\.\.\.\]"):
+        minnn.Model(inp, {"priority": out})
+
+
+def test_concatenate_moves_to_keras_and_back(keras):
+    minnn.utils.set_random_seed(0)
+    a, b = minnn.Input(shape=(2,), name="a"), minnn.Input(shape=(3,), name="b")
+    model = minnn.Model([a, b], minnn.layers.Dense(2)(minnn.layers.concatenate([a, b])))
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(5, 2)).astype("float32"), rng.normal(size=(5, 3)).astype("float32")]
+    k = minnn.interop.to_keras(model)
+    assert type(k.layers[2]).__name__ == "Concatenate"
+    np.testing.assert_allclose(k.predict(xs, verbose=0), model.predict(xs, verbose=0), rtol=1e-6)
+    back = minnn.interop.from_keras(k)
+    np.testing.assert_array_equal(back.predict(xs, verbose=0), model.predict(xs, verbose=0))
