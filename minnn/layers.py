@@ -96,7 +96,9 @@ class Layer:
         layer._init_config = utils.init_arguments(cls, args, kwargs)
         return layer
 
-    def __init__(self, name=None, dtype=None, input_shape=None, input_dim=None):
+    def __init__(self, name=None, dtype=None, input_shape=None, input_dim=None, trainable=True,
+                 **kwargs):
+        _check_keras_only_arguments(type(self).__name__, name, trainable, kwargs)
         _check_name(name)
         self._declared_input_shape = _declared_shape(input_shape, input_dim, name)
         self.name = name or utils.unique_name(utils.to_snake_case(type(self).__name__))
@@ -267,6 +269,35 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name='{self.name}'>"
+
+
+# Keras layer arguments for features minnn leaves out: refused by name, never ignored.
+_KERAS_ONLY = {
+    "kernel_regularizer": "weight regularizers (its loss is the compiled loss alone)",
+    "bias_regularizer": "weight regularizers (its loss is the compiled loss alone)",
+    "activity_regularizer": "activity regularizers (its loss is the compiled loss alone)",
+    "kernel_constraint": "weight constraints", "bias_constraint": "weight constraints",
+    "lora_rank": "LoRA", "lora_alpha": "LoRA", "quantization_config": "quantization",
+    "autocast": "mixed precision", "input_length": "variable-length inputs",
+}
+
+
+def _check_keras_only_arguments(class_name, name, trainable, kwargs):
+    """Before the layer takes a name: a Keras argument minnn lacks is a NotImplementedError
+    that names it, any other unknown one a TypeError in Keras's words."""
+    for key in kwargs:
+        if key in _KERAS_ONLY:
+            raise NotImplementedError(
+                f"{class_name}({key}=...) is not supported by minnn: it has no "
+                f"{_KERAS_ONLY[key]}. The README's section 'Where minnn differs from Keras' "
+                "lists what minnn leaves out.")
+    if kwargs:
+        raise TypeError(f"Unrecognized keyword arguments passed to {class_name}: {kwargs}")
+    if trainable is not True:
+        raise NotImplementedError(
+            f"{class_name}(trainable={trainable!r}){f' {name!r}' if name else ''}: minnn has no "
+            "frozen layers (trainable=False is not supported): every weight is trained. To "
+            "train only part of a model, move it to Keras with minnn.interop.to_keras(model).")
 
 
 class InputLayer(Layer):

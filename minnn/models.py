@@ -365,6 +365,14 @@ def _unreached(g):
     return g is None or (isinstance(g, list) and all(gi is None for gi in g))
 
 
+def clone_model(model):
+    """A new model with ``model``'s architecture and freshly initialised weights (not
+    compiled), as ``keras.models.clone_model(model)``; a Sequential stays a Sequential."""
+    if not isinstance(model, Model):
+        raise TypeError(f"clone_model expects a minnn Model, received {type(model).__name__}.")
+    return type(model).from_config(model.get_config())
+
+
 def load_model(filepath, custom_objects=None, compile=True):
     """Rebuild a model saved with ``model.save(filepath)``. See ``minnn.saving.load_model``."""
     return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)

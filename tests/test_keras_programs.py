@@ -370,3 +370,48 @@ def test_concatenate_moves_to_keras_and_back(keras):
     np.testing.assert_allclose(k.predict(xs, verbose=0), model.predict(xs, verbose=0), rtol=1e-6)
     back = minnn.interop.from_keras(k)
     np.testing.assert_array_equal(back.predict(xs, verbose=0), model.predict(xs, verbose=0))
+
+
+@pytest.mark.parametrize("argument", ["kernel_regularizer", "bias_regularizer",
+                                      "activity_regularizer", "kernel_constraint"])
+def test_a_keras_layer_argument_minnn_lacks_is_named(argument):
+    """Before: "Layer.__init__() got an unexpected keyword argument 'kernel_regularizer'"."""
+    with pytest.raises(NotImplementedError, match=rf"Dense\({argument}=\.\.\.\) is not supported"):
+        minnn.layers.Dense(3, **{argument: "l2"})
+
+
+def test_an_unknown_layer_argument_is_refused_in_keras_words():
+    with pytest.raises(TypeError, match=r"Unrecognized keyword arguments passed to Dense: \{'foo': 1\}"):
+        minnn.layers.Dense(3, foo=1)
+
+
+def test_trainable_false_in_a_constructor_is_refused():
+    """Before: a TypeError about an unexpected argument; Keras takes Dense(3, trainable=False)."""
+    with pytest.raises(NotImplementedError, match="minnn has no frozen layers"):
+        minnn.layers.Dense(3, trainable=False)
+    assert minnn.layers.Dense(3, trainable=True).trainable is True
+
+
+def test_keras_top_level_names():
+    """keras.Layer, keras.Loss, ... for subclassing, and keras.version(), as in Keras 3."""
+    assert minnn.Layer is minnn.layers.Layer and minnn.Loss is minnn.losses.Loss
+    assert minnn.Metric is minnn.metrics.Metric and minnn.Optimizer is minnn.optimizers.Optimizer
+    assert minnn.Initializer is minnn.initializers.Initializer
+    assert minnn.version() == minnn.__version__
+
+
+def test_clone_model_has_the_architecture_and_fresh_weights():
+    """As keras.models.clone_model: the same layers (names, shapes), new weights, not compiled."""
+    minnn.utils.set_random_seed(0)
+    model = minnn.Sequential([minnn.Input(shape=(4,)), minnn.layers.Dense(5, activation="relu"),
+                              minnn.layers.Dense(2, activation="softmax")], name="net")
+    model.compile("adam", "sparse_categorical_crossentropy")
+    clone = minnn.models.clone_model(model)
+    assert type(clone) is minnn.Sequential and clone.name == "net"
+    assert [layer.name for layer in clone.layers] == [layer.name for layer in model.layers]
+    assert [w.shape for w in clone.get_weights()] == [w.shape for w in model.get_weights()]
+    assert not np.array_equal(clone.get_weights()[0], model.get_weights()[0])
+    assert clone.layers[0].activation.__name__ == "relu" and not clone.compiled
+    clone.set_weights(model.get_weights())
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    np.testing.assert_array_equal(clone.predict(x, verbose=0), model.predict(x, verbose=0))
