@@ -6,7 +6,10 @@ reaches for something minnn leaves out (``keras.layers.Conv2D``,
 ``NotInMinnError`` that names the feature, says why it is missing and what minnn
 has instead, not a bare "module has no attribute". The error is both a
 ``NotImplementedError`` and an ``AttributeError``, so ``hasattr`` and
-``getattr(module, name, default)`` keep working as for any missing attribute.
+``getattr(module, name, default)`` keep working as for any missing attribute. (The
+price: ``from minnn.layers import Conv2D`` gets Python's own "cannot import name
+'Conv2D' from 'minnn.layers'", since the import statement turns any AttributeError
+into that ImportError.)
 
 Each minnn module that mirrors a Keras module ends with
 ``__getattr__ = unsupported.module_getattr(__name__)``.
