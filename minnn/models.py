@@ -165,8 +165,8 @@ class Model(Trainer, Layer):
         grads = [None] * self._n_slots  # grads[i]: dL/d(tensor i); None: it does not reach the loss
         _add(grads, self._out_slots, dy, self._multi_out)
         for step, cache in zip(reversed(self._steps), reversed(_cached(self))):
-            g = _get(grads, step.outs, step.multi_out)
-            if _unreached(g) or (step.on_data_only and not need_dx):
+            g = _gradient_of(grads, step.outs, step.multi_out)
+            if g is None or (step.on_data_only and not need_dx):
                 continue
             step.layer.cache = cache  # a layer used twice: this call's forward pass
             if step.reads_only_data and not need_dx:
@@ -360,9 +360,13 @@ def _add(grads, slots, g, multi):
         grads[i] = gi if grads[i] is None else grads[i] + gi
 
 
-def _unreached(g):
-    """True when no gradient reached this layer's output(s): it does not lead to the loss."""
-    return g is None or (isinstance(g, list) and all(gi is None for gi in g))
+def _gradient_of(grads, slots, multi):
+    """dL/d(a step's output), as _get gives it; None when no gradient reached any of the
+    outputs (the step does not lead to the loss)."""
+    if not multi:
+        return grads[slots[0]]
+    g = [grads[i] for i in slots]
+    return None if all(gi is None for gi in g) else g
 
 
 def clone_model(model):
