@@ -64,6 +64,18 @@ def _engine_grads(model, x, y):
     return {w.name: w.grad.copy() for w in model.weights}
 
 
+
+def _numeric_mse_gradient(model, w, x, y):
+    """Central differences of ref.mse(y, model.forward(x)) with respect to the weight w."""
+    def loss_of(v):
+        old = w.value.copy()
+        w.value[...] = v
+        try:
+            return ref.mse(y, model.forward(x))
+        finally:
+            w.value[...] = old
+    return ref.numerical_gradient(loss_of, w.value.copy())
+
 def test_the_model_its_optimiser_and_the_generator_are_untouched():
     model = _tutorial()
     x = _data()
@@ -123,15 +135,7 @@ def test_grads_match_central_differences_in_float64():
     for rec in trace.layers:
         grads.update(rec.grads)
     for w in model.weights:
-        def loss_of(v, w=w):
-            old = w.value.copy()
-            w.value[...] = v
-            try:
-                return ref.mse(x, model.forward(x))
-            finally:
-                w.value[...] = old
-        numeric = ref.numerical_gradient(loss_of, w.value.copy())
-        assert rel_error(grads[w.name], numeric) < 1e-6, w.name
+        assert rel_error(grads[w.name], _numeric_mse_gradient(model, w, x, x)) < 1e-6, w.name
 
 
 def test_records_come_in_backward_order_with_shapes_and_norms():
@@ -359,14 +363,7 @@ def test_custom_layers_float64_and_optimisers_with_state(optimizer):
     _assert_grads_are_the_engines(trace, model, x, y)
     grads = {name: g for rec in trace.layers for name, g in rec.grads.items()}
     for w in model.weights:
-        def loss_of(v, w=w):
-            old = w.value.copy()
-            w.value[...] = v
-            try:
-                return ref.mse(y, model.forward(x))
-            finally:
-                w.value[...] = old
-        assert rel_error(grads[w.name], ref.numerical_gradient(loss_of, w.value.copy())) < 1e-7, w.name
+        assert rel_error(grads[w.name], _numeric_mse_gradient(model, w, x, y)) < 1e-7, w.name
     w0 = [w.value.copy() for w in model.weights]
     # train_on_batch and evaluate report Keras's float32 running means, even for float64
     assert np.float32(trace.loss_before) == np.float32(model.train_on_batch(x, y))
